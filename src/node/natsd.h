@@ -1,0 +1,165 @@
+/* natsd.h: supervision of the node's stock nats-server (DESIGN.md §3,
+ * "NATS topology"; issue 6).
+ *
+ * The node materializes HOME/nats.conf from the membership (src/fsm); this
+ * module runs `nats-server -c HOME/nats.conf` as a child process and keeps
+ * it in step with that file:
+ *   - start: fork + exec; stdout/stderr appended to HOME/nats.log; the
+ *     child's pid in HOME/nats.pid; the child gets PR_SET_PDEATHSIG
+ *     (SIGKILL) so it never outlives the node, and its own process group so
+ *     a terminal's ^C reaches only the node, which stops it in order.
+ *   - ready: http://HOST:HTTP_PORT/healthz?js-enabled-only=true answers
+ *     200 (clients are accepted, JetStream is enabled where configured;
+ *     a JetStream meta leader is NOT awaited: it needs other servers),
+ *     polled every 25 ms, at most ready_timeout_ms; a server that never
+ *     gets ready is killed and started again with backoff.
+ *   - death: an unexpected exit is logged (with its status) and the server
+ *     is started again after a backoff delay that doubles from
+ *     backoff_min_ms to backoff_max_ms (back to the minimum once a server
+ *     has stayed up for NATSD_STABLE_MS).
+ *   - config changes: RELOAD sends SIGHUP (deferred until the server is
+ *     ready: before nats-server installs its handlers, SIGHUP kills it);
+ *     RESTART stops it (SIGTERM, SIGKILL after stop_timeout_ms) and starts
+ *     it again at once. Which one a change needs is decided by
+ *     fsm_nats_change() (src/fsm/natsconf.h) from the old and new text.
+ *   - stop: SIGTERM, then SIGKILL after stop_timeout_ms; waits for the exit.
+ *   - health: while the server runs, its monitoring endpoints (/varz,
+ *     /gatewayz, /jsz) are read every health_every_ms into a cached summary
+ *     (natsd_health), so `pmesh status` answers at once without waiting on
+ *     nats-server.
+ * nats-server's argv holds only the config path: never a credential.
+ *
+ * All I/O is non-blocking and driven by the node's event loop (src/net
+ * timers and child watchers); the only blocking calls are natsd_stop()
+ * (bounded by stop_timeout_ms plus a short SIGKILL wait) and the name
+ * resolution of a monitoring host that is not an IP literal.
+ *
+ * Threading: none; everything runs on the loop's thread. The loop must be
+ * the default loop (net_loop_new: only it can watch child processes).
+ */
+#ifndef PM_NODE_NATSD_H
+#define PM_NODE_NATSD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct net_loop;
+
+#define NATSD_BINARY_DEFAULT "/usr/sbin/nats-server"
+#define NATSD_READY_TIMEOUT_DEFAULT_MS 15000
+#define NATSD_STOP_TIMEOUT_DEFAULT_MS 5000
+#define NATSD_BACKOFF_MIN_DEFAULT_MS 200
+#define NATSD_BACKOFF_MAX_DEFAULT_MS 10000
+#define NATSD_HEALTH_EVERY_DEFAULT_MS 1000
+/* A server that stayed up this long resets the restart backoff. */
+#define NATSD_STABLE_MS 10000
+/* nats.log is moved to nats.log.1 at a start when it is larger. */
+#define NATSD_LOG_ROTATE_BYTES (16u << 20)
+/* Bounds of the health summary. */
+#define NATSD_NAME_LEN 64
+#define NATSD_GATEWAYS_MAX 16
+#define NATSD_ERROR_LEN 160
+
+struct natsd_options {
+    const char *home;         /* required: HOME/nats.conf, nats.log, nats.pid
+                               * (copied) */
+    const char *binary;       /* the nats-server to run; NULL: the
+                               * environment's PMESH_NATS_SERVER, else
+                               * NATSD_BINARY_DEFAULT if executable, else
+                               * "nats-server" found on PATH (copied) */
+    const char *http_host;    /* monitoring host, an IP literal or a name
+                               * (copied); NULL: 127.0.0.1 */
+    uint16_t http_port;       /* monitoring port (the conf's `http:`);
+                               * required */
+    /* 0 selects the default (NATSD_*_DEFAULT_MS). */
+    uint32_t ready_timeout_ms;
+    uint32_t stop_timeout_ms;
+    uint32_t backoff_min_ms;
+    uint32_t backoff_max_ms;
+    uint32_t health_every_ms;
+};
+
+struct natsd; /* opaque */
+
+/* Create the supervisor on LOOP. Nothing runs yet. A nats-server left
+ * running by an earlier node of HOME (HOME/nats.pid names a live
+ * nats-server of HOME/nats.conf) is killed here, so it cannot hold the
+ * ports. -PM_EINVAL no home or no http port; -PM_ETOOBIG a path too long;
+ * -PM_ENOMEM. (A LOOP that cannot watch children shows at the first
+ * start: the child is killed at once and the error kept for status.) */
+int natsd_new(struct net_loop *loop, const struct natsd_options *o,
+              struct natsd **out);
+
+/* Start supervising: spawn nats-server now. If HOME/nats.conf does not
+ * exist yet, the server starts at the first natsd_config_changed(). A
+ * missing binary is not an error here: it is logged, shown by
+ * natsd_health() and retried at backoff_max_ms. Idempotent. */
+void natsd_start(struct natsd *d);
+
+/* HOME/nats.conf was rewritten: CHANGE is FSM_NATS_RELOAD (1) or
+ * FSM_NATS_RESTART (2) (src/fsm/fsm.h); 0 is a no-op. Before
+ * natsd_start() this only records nothing: the start reads the file. */
+void natsd_config_changed(struct natsd *d, int change);
+
+/* The monitoring endpoint moved (the node's NATS ports changed): used from
+ * the next poll on. HOST NULL keeps the host. */
+void natsd_set_monitor(struct natsd *d, const char *host, uint16_t port);
+
+/* Stop nats-server and wait for it: SIGTERM, SIGKILL after
+ * stop_timeout_ms. Blocks (without running the loop) at most about
+ * stop_timeout_ms + 1 s. Supervision ends; natsd_start() begins it again.
+ * HOME/nats.pid is removed. No-op when nothing runs. */
+void natsd_stop(struct natsd *d);
+
+/* natsd_stop(), then free D. NULL is a no-op. */
+void natsd_free(struct natsd *d);
+
+enum natsd_state {
+    NATSD_IDLE = 0,     /* not supervising (before start, after stop) */
+    NATSD_WAITING = 1,  /* supervising; no nats.conf yet */
+    NATSD_STARTING = 2, /* spawned, not ready yet */
+    NATSD_READY = 3,    /* /healthz answered: serving clients */
+    NATSD_STOPPING = 4, /* SIGTERM sent (a restart, or natsd_stop) */
+    NATSD_BACKOFF = 5,  /* exited or failed; next start is scheduled */
+};
+
+/* Name of a state: "idle", "waiting", "starting", "ready", ... */
+const char *natsd_state_name(int state);
+
+/* What `pmesh status` shows. Plain values, copied out. */
+struct natsd_health {
+    int state;                  /* enum natsd_state */
+    pid_t pid;                  /* 0 when no child runs */
+    uint64_t up_ms;             /* since the running child was spawned */
+    uint32_t starts;            /* spawns so far */
+    uint32_t crashes;           /* unexpected exits (and not-ready kills) */
+    uint32_t reloads;           /* SIGHUPs sent */
+    uint32_t restarts;          /* restarts for a config change */
+    int last_exit;              /* waitpid status of the last exit, -1 none */
+    char error[NATSD_ERROR_LEN];/* the last problem, "" if none */
+    /* From the monitoring endpoints; valid when have_monitor. */
+    int have_monitor;
+    uint64_t monitor_age_ms;    /* since that data was read */
+    char server_name[NATSD_NAME_LEN];
+    char cluster[NATSD_NAME_LEN];/* cluster name, "" if none */
+    uint32_t connections;       /* client connections */
+    uint32_t routes;            /* route connections */
+    uint32_t leafnodes;         /* leaf-node connections (either side) */
+    uint32_t gateways_out;      /* remote clusters with an outbound gateway */
+    uint32_t gateways_in;       /* remote clusters with an inbound gateway */
+    char gateways[NATSD_GATEWAYS_MAX][NATSD_NAME_LEN]; /* outbound names */
+    int jetstream;              /* JetStream enabled */
+    int js_clustered;           /* member of a JetStream meta group */
+    char js_meta_leader[NATSD_NAME_LEN]; /* "" when none known */
+    uint32_t js_cluster_size;   /* meta group size; 0 if not clustered */
+};
+
+/* Fill OUT with the current state. */
+void natsd_health(const struct natsd *d, struct natsd_health *out);
+
+/* The path of the binary that natsd_options.binary NULL resolves to, in
+ * OUT (OUT_LEN bytes). -PM_ENOTFOUND none is executable; -PM_ETOOBIG. */
+int natsd_find_binary(char *out, size_t out_len);
+
+#endif
