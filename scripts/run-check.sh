@@ -17,6 +17,9 @@ else
     echo fail >"$dir/$name.result"
     [ $rc -eq 124 ] && echo "(timed out after ${limit}s)" >>"$log"
     printf 'FAIL  %-40s %6ss  (exit %d)\n' "$name" "$secs" "$rc"
+    # The first failure lines, then the end: a long log's cause is often
+    # far above its last 40 lines.
+    grep -m 6 -n 'FAIL' "$log" | sed 's/^/    ! /'
     tail -n 40 "$log" | sed 's/^/    | /'
 fi
 exit 0

@@ -51,7 +51,11 @@
 
 #define IT_MEMBERS_MAX 8
 #define IT_PORT_STRIDE 10          /* member i: base + 10 i .. + 4 */
-#define IT_FORM_TIMEOUT_MS 30000   /* formation, incl. a 2x3 meta election */
+#define IT_FORM_TIMEOUT_MS 60000   /* formation, incl. a 2x3 meta election
+                                    * (JetStream election timeouts are 4-9 s;
+                                    * one CI run timed out at 30 s in "grow"
+                                    * step 3, cause not captured: on failure
+                                    * every member now says where it stands) */
 #define IT_FLOW_TIMEOUT_MS 10000   /* interest propagation + delivery */
 #define IT_RESUB_AFTER_MS 4000     /* then report and subscribe again */
 #define IT_JS_TIMEOUT_MS 25000     /* JetStream answers after a kill */
@@ -677,6 +681,17 @@ static bool it_wait_formed(struct it_run *r, int64_t start)
             return true;
         }
         usleep(100 * 1000);
+    }
+    /* Say where every member stands, not only the first one found
+     * wanting: a run that fails rarely must explain itself the first
+     * time (CI keeps only the tail of this output). */
+    for (size_t i = 0; i < r->n; i++) {
+        if (!r->nodes[i].alive)
+            continue;
+        int leafs = 0;
+        char w[256] = "formed";
+        it_formed(r, i, &leafs, w, sizeof w);
+        it_log("    %s: %s (%d leaf connection(s))", r->nodes[i].m.name, w, leafs);
     }
     it_log("  FAIL not formed after %d ms: %s: %s", IT_FORM_TIMEOUT_MS,
            r->nodes[bad].m.name, why);
