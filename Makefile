@@ -14,7 +14,7 @@ CPPFLAGS += -D_GNU_SOURCE -Isrc
 CFLAGS   += -std=c11 $(OPT) -g -Wall -Wextra -Werror -MMD -MP $(SAN)
 LDFLAGS  += $(SAN)
 # Third-party libraries, from Debian 12 (scripts/deps.sh installs them).
-LDLIBS   += -llmdb -lmsgpackc -lev -lcjson -lsodium -lisal -lm -lpthread
+LDLIBS   += -llmdb -lmsgpackc -lev -lcjson -lsodium -lisal -lnats -lm -lpthread
 
 # Link order: a module may only depend on modules to its right.
 MODULES  := node net fsm raft log base

@@ -3,7 +3,7 @@
 # Idempotent and non-interactive; installs nothing when all are present.
 set -eu
 PKGS="build-essential pkg-config bc liblmdb-dev lmdb-utils libmsgpack-dev libev-dev
-      libcjson-dev libcmocka-dev libsodium-dev libisal-dev nats-server
+      libcjson-dev libcmocka-dev libsodium-dev libisal-dev libnats-dev nats-server
       clang libclang-rt-14-dev iproute2 nftables curl gnuplot-nox procps psmisc jq python3"
 missing=""
 for p in $PKGS; do
