@@ -118,6 +118,19 @@ fail:
     return rc;
 }
 
+int home_rename_file(const char *home, const char *from, const char *to)
+{
+    char a[4096], b[4096];
+    int rc = home_path(a, sizeof a, home, from);
+    if (rc == 0)
+        rc = home_path(b, sizeof b, home, to);
+    if (rc != 0)
+        return rc;
+    if (rename(a, b) != 0)
+        return errno == ENOENT ? -PM_ENOTFOUND : pm_from_errno(errno);
+    return fsync_dir(home);
+}
+
 void home_secret_encode(const uint8_t secret[32], char out[44])
 {
     sodium_bin2base64(out, 44, secret, 32,

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "base/entry.h"
 #include "fsm/fsm.h"
@@ -80,6 +81,17 @@ struct wait {
     char error[FSM_ERR_LEN];
 };
 
+/* Waits of kind PROPOSAL and APPLIED by index, in a binary min-heap, so
+ * that each applied entry finds its waiters in O(log n) instead of scanning
+ * the table. An entry is a hint, checked against the slot when it comes
+ * out (the slot may have been answered, freed or reused since: `gen`). */
+struct wait_ref {
+    uint64_t index;
+    uint64_t gen;
+    uint32_t slot;
+};
+#define NODE_WAIT_HEAP_MAX (2 * NODE_WAITS_MAX)
+
 #define WR_INDEX 1   /* {"index":N} */
 #define WR_JOIN 2    /* the join reply */
 #define WR_GET 3     /* a get after a read index */
@@ -126,6 +138,9 @@ struct node {
 
     struct wait *waits;
     size_t n_waits;
+    struct wait_ref *wheap;          /* NODE_WAIT_HEAP_MAX */
+    size_t n_wheap;
+    int wheap_lost;                  /* a ref did not fit: scan as well */
 
     /* Raft view kept between steps. */
     uint8_t role;
@@ -158,6 +173,17 @@ struct node {
     uint64_t files_dirty_ms;   /* when the files were first seen stale */
     int leader_changed;
     int want_compact;
+    /* Compaction in progress (compact.c). */
+    struct {
+        pid_t pid;                   /* child saving the state; 0: none */
+        struct net_child *watch;
+        uint64_t index, term;        /* A: applied index at the fork */
+        struct raft_config config;   /* configuration in force at A */
+        int ready;                   /* audit.snap.next holds A: compact */
+        uint64_t started_ms;
+        uint64_t retry_ms, backoff_ms; /* after a failed child */
+        uint64_t snap_bytes;         /* size of the last saved state */
+    } compact;
     int leaving;         /* `leave` accepted: stop once removed */
     int was_member;      /* our member record was applied here once */
     uint64_t removed_ms; /* when we saw our removal */
@@ -213,10 +239,48 @@ void node_waits_leader_changed(struct node *n);
 void node_waits_fail_all(struct node *n, int status, const char *why);
 void node_reply_json_index(struct net_call *call, uint64_t index);
 
-/* ops.c: keep the FSM state at the log's base (HOME/audit.snap) so that
- * the audit can replay the entries kept after a compaction. Best effort:
- * failures are logged, the audit then reports the log compacted. */
-void node_audit_base_save(struct node *n, const uint8_t *snap, size_t len);
+/* ops.c: register a wait that just became PROPOSAL or APPLIED (with its
+ * index set) for node_waits_on_applied(). */
+void node_waits_index_watch(struct node *n, struct wait *w);
+
+/* compact.c: compaction off the event loop, and the FSM state at the log's
+ * base (HOME/audit.snap, or HOME/audit.snap.next between a compaction's
+ * commit and its rename) that the audit replays the kept entries from.
+ * The rule: the log's base never moves past a durable file of exactly that
+ * base. Saving is best effort: failures are logged, never compacted past
+ * (the audit then reports the log compacted when it cannot start).
+ *
+ * node_compact_maybe_start: from the before-block hook, after the write.
+ *   When due (entries since the base >= node_compact_threshold(), or the
+ *   core asked), fork a child that saves the state at the current applied
+ *   index A to audit.snap.next; one child at a time; failures retried with
+ *   a backoff.
+ * node_compact_fill: write_pending(): once the child succeeded, put the
+ *   snapshot metadata of A and the compaction to A into batch B (META and
+ *   CFG are the caller's storage); returns 1 if it did.
+ * node_compact_done: after that batch is durable: audit.snap.next becomes
+ *   audit.snap, the core hears RAFT_EV_COMPACTED at A.
+ * node_compact_abort: kill and reap the child, forget a finished one
+ *   (shutdown, snapshot install). */
+uint64_t node_compact_threshold(const struct node *n);
+void node_compact_maybe_start(struct node *n);
+int node_compact_fill(struct node *n, struct log_batch *b,
+                      struct log_snapshot_meta *meta, uint8_t *cfg,
+                      size_t cfg_cap);
+void node_compact_done(struct node *n, uint64_t index);
+void node_compact_abort(struct node *n);
+/* Snapshot install: save its state as audit.snap.next (durably; aborts a
+ * compaction child first) before the store's base moves; after the store
+ * commit, node_audit_base_commit() renames it to audit.snap. */
+int node_audit_base_save(struct node *n, const uint8_t *snap, size_t len);
+void node_audit_base_commit(struct node *n);
+/* The saved FSM state of exactly index BASE (from audit.snap, else
+ * audit.snap.next) as a scratch FSM (no change tracking); -PM_ENOTFOUND
+ * (or the error reading audit.snap) if neither holds it. */
+int node_audit_base_load(const char *home, uint64_t base, struct fsm **out);
+/* At start, before serving: finish a rename that a crash interrupted,
+ * remove the files of compactions that did not happen. */
+void node_audit_base_recover(const char *home, uint64_t base);
 
 /* members.c: peers and membership steps driven by the leader. */
 /* A member's peer address ("host:port", "[v6]:port") and NATS client URL

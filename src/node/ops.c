@@ -171,35 +171,123 @@ void node_waits_flush(struct node *n)
         n->n_waits--;
 }
 
+/* --- waits by index (struct wait_ref) ------------------------------------ */
+
+static int ref_less(const struct wait_ref *a, const struct wait_ref *b)
+{
+    return a->index < b->index;
+}
+
+static void heap_up(struct wait_ref *h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!ref_less(&h[i], &h[p]))
+            break;
+        struct wait_ref t = h[i];
+        h[i] = h[p];
+        h[p] = t;
+        i = p;
+    }
+}
+
+static void heap_down(struct wait_ref *h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && ref_less(&h[l], &h[m]))
+            m = l;
+        if (r < n && ref_less(&h[r], &h[m]))
+            m = r;
+        if (m == i)
+            return;
+        struct wait_ref t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+/* Whether REF still stands for a wait on its index. */
+static int ref_live(const struct node *n, const struct wait_ref *ref)
+{
+    const struct wait *w = &n->waits[ref->slot];
+    return w->gen == ref->gen && !w->ready && w->index == ref->index &&
+           (w->kind == WAIT_PROPOSAL || w->kind == WAIT_APPLIED);
+}
+
+void node_waits_index_watch(struct node *n, struct wait *w)
+{
+    if (n->n_wheap == NODE_WAIT_HEAP_MAX) {
+        /* Full of refs to waits answered or gone (they leave the heap only
+         * when their index is applied): keep the live ones. */
+        size_t k = 0;
+        for (size_t i = 0; i < n->n_wheap; i++)
+            if (ref_live(n, &n->wheap[i]))
+                n->wheap[k++] = n->wheap[i];
+        n->n_wheap = k;
+        for (size_t i = k / 2; i-- > 0;)
+            heap_down(n->wheap, k, i);
+    }
+    if (n->n_wheap == NODE_WAIT_HEAP_MAX) {
+        n->wheap_lost = 1; /* live refs are about one per wait: unreachable */
+        return;
+    }
+    struct wait_ref *r = &n->wheap[n->n_wheap];
+    r->index = w->index;
+    r->gen = w->gen;
+    r->slot = (uint32_t)(w - n->waits);
+    heap_up(n->wheap, n->n_wheap++);
+}
+
+static void on_applied_wait(struct wait *w, uint64_t index, uint64_t term,
+                            const struct fsm_result *res)
+{
+    if (w->ready)
+        return;
+    if (w->kind == WAIT_APPLIED && w->index <= index) {
+        wait_done(w, 0, NULL);
+        return;
+    }
+    if (w->kind != WAIT_PROPOSAL || w->index != index)
+        return;
+    if (w->term != term) {
+        wait_done(w, -PM_EAGAIN,
+                  "the proposal was lost in a leader change; retry");
+        return;
+    }
+    w->result_index = index;
+    if (res->status == -PM_EEXIST) {
+        /* A retried request: report where the original applied. */
+        if (res->dup_index)
+            w->result_index = res->dup_index;
+        wait_done(w, 0, NULL);
+    } else if (res->status < 0) {
+        wait_done(w, res->status == -PM_ENOMEM ? -PM_EIO : res->status,
+                  res->error);
+    } else {
+        wait_done(w, 0, NULL);
+    }
+}
+
+/* Called once per applied entry, so O(log n) per waiter answered rather
+ * than a scan of the table: the waits on indexes <= INDEX come out of the
+ * heap. A proposal whose index was passed without being applied here (a
+ * snapshot installed over it) is dropped from the heap as it was never
+ * matched by the scan either: it times out. */
 void node_waits_on_applied(struct node *n, uint64_t index, uint64_t term,
                            const struct fsm_result *res)
 {
-    for (size_t i = 0; i < n->n_waits; i++) {
-        struct wait *w = &n->waits[i];
-        if (w->ready)
-            continue;
-        if (w->kind == WAIT_PROPOSAL && w->index == index) {
-            if (w->term != term) {
-                wait_done(w, -PM_EAGAIN,
-                          "the proposal was lost in a leader change; retry");
-                continue;
-            }
-            w->result_index = index;
-            if (res->status == -PM_EEXIST) {
-                /* A retried request: report where the original applied. */
-                if (res->dup_index)
-                    w->result_index = res->dup_index;
-                wait_done(w, 0, NULL);
-            } else if (res->status < 0) {
-                wait_done(w, res->status == -PM_ENOMEM ? -PM_EIO
-                                                       : res->status,
-                          res->error);
-            } else {
-                wait_done(w, 0, NULL);
-            }
-        } else if (w->kind == WAIT_APPLIED && w->index <= index) {
-            wait_done(w, 0, NULL);
-        }
+    while (n->n_wheap > 0 && n->wheap[0].index <= index) {
+        struct wait_ref top = n->wheap[0];
+        n->wheap[0] = n->wheap[--n->n_wheap];
+        heap_down(n->wheap, n->n_wheap, 0);
+        if (ref_live(n, &top))
+            on_applied_wait(&n->waits[top.slot], index, term, res);
+    }
+    if (n->wheap_lost) {
+        for (size_t i = 0; i < n->n_waits; i++)
+            on_applied_wait(&n->waits[i], index, term, res);
     }
 }
 
@@ -219,6 +307,8 @@ void node_waits_on_read(struct node *n, const struct raft_read *rd)
         w->result_index = rd->index;
         if (fsm_applied(n->fsm) >= rd->index)
             wait_done(w, 0, NULL);
+        else
+            node_waits_index_watch(n, w);
         return;
     }
 }
@@ -318,6 +408,7 @@ void node_waits_propose(struct node *n)
             w->kind = WAIT_PROPOSAL;
             w->index = n->proposed_index + i;
             w->term = n->proposed_term;
+            node_waits_index_watch(n, w);
         }
     }
     /* More than one batch's worth: the rest goes in the next turn. */
@@ -408,6 +499,8 @@ static void forward_reply(void *ctx, int status, const struct net_reply *r)
     cJSON_Delete(o);
     if (fsm_applied(n->fsm) >= w->index)
         wait_done(w, 0, NULL);
+    else
+        node_waits_index_watch(n, w);
     node_kick(n);
 }
 
@@ -570,6 +663,7 @@ static void handle_join_leader(struct node *n, struct wait *w)
     w->join_id = cmd.member.id;
     w->index = n->proposed_index;
     w->term = n->proposed_term;
+    node_waits_index_watch(n, w);
 }
 
 /* --- building commands from requests ---------------------------------- */
@@ -899,13 +993,6 @@ static void op_members(struct node *n, struct net_call *call)
 
 /* --- audit: log, history, replay ---------------------------------------- */
 
-void node_audit_base_save(struct node *n, const uint8_t *snap, size_t len)
-{
-    int rc = home_write_file(n->home, "audit.snap", snap, len, 0600);
-    if (rc != 0)
-        pm_say(PM_WARN, "node", "saving audit.snap: %s", pm_strerror(rc));
-}
-
 /* The scratch FSM the audit starts from: empty when the log is whole, else
  * the state at the log's base (audit.snap). */
 static int audit_start(struct node *n, struct fsm **out, char *err,
@@ -913,38 +1000,24 @@ static int audit_start(struct node *n, struct fsm **out, char *err,
 {
     uint64_t base = log_base_index(n->log);
     struct fsm *f = NULL;
-    int rc = fsm_new(&f);
-    if (rc != 0)
-        return home_fail(err, err_len, rc, "out of memory");
-    fsm_track_changes(f, 0);
     if (base == 0) {
+        int rc = fsm_new(&f);
+        if (rc != 0)
+            return home_fail(err, err_len, rc, "out of memory");
+        fsm_track_changes(f, 0);
         *out = f;
         return 0;
     }
-    char p[4200];
-    home_path(p, sizeof p, n->home, "audit.snap");
-    FILE *file = fopen(p, "re");
-    uint8_t *buf = NULL;
-    long size = -1;
-    if (file != NULL && fseek(file, 0, SEEK_END) == 0 &&
-        (size = ftell(file)) > 0 && fseek(file, 0, SEEK_SET) == 0 &&
-        (buf = malloc((size_t)size)) != NULL &&
-        fread(buf, 1, (size_t)size, file) == (size_t)size)
-        rc = fsm_restore(f, buf, (size_t)size);
-    else
-        rc = -PM_ENOTFOUND;
-    if (file != NULL)
-        fclose(file);
-    free(buf);
-    if (rc == 0)
-        fsm_track_changes(f, 0); /* restore queued a rewrite: drop it */
-    if (rc != 0 || fsm_applied(f) != base) {
-        fsm_free(f);
+    int rc = node_audit_base_load(n->home, base, &f);
+    if (rc == -PM_ENOMEM)
+        return home_fail(err, err_len, rc, "out of memory");
+    if (rc != 0)
         return home_fail(err, err_len, -PM_ECOMPACTED,
                          "the log is compacted up to %" PRIu64
-                         " and no state saved there; the audit trail "
-                         "starts after it", base);
-    }
+                         " and no state saved there (%s/audit.snap: %s); "
+                         "the audit trail starts after it", base, n->home,
+                         rc == -PM_ENOTFOUND ? "missing or of another index"
+                                             : pm_strerror(rc));
     *out = f;
     return 0;
 }

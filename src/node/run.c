@@ -256,6 +256,8 @@ static void install_snapshot(struct node *n, const struct raft_snapshot *s)
     };
     if (log_last_index(n->log) > s->index)
         b.truncate_from = s->index + 1;
+    /* The base moves only past a durable saved state of exactly it. */
+    int saved = node_audit_base_save(n, s->data, (size_t)s->len) == 0;
     rc = log_write(n->log, &b);
     if (rc != 0) {
         pm_say(PM_ERROR, "node", "writing snapshot: %s", pm_strerror(rc));
@@ -264,7 +266,8 @@ static void install_snapshot(struct node *n, const struct raft_snapshot *s)
         return;
     }
     fsm_changes_clear(n->fsm);
-    node_audit_base_save(n, s->data, (size_t)s->len);
+    if (saved)
+        node_audit_base_commit(n);
     n->applied_config = s->config;
     n->applied_term = s->term;
     n->snapshot_index = s->index;
@@ -415,8 +418,8 @@ static int pending_work(const struct node *n)
 }
 
 /* Write everything gathered in ONE transaction, then send what waited for
- * it and tell the core. COMPACT: also snapshot + compact at applied when
- * due (the FSM state at applied is in this same transaction). */
+ * it and tell the core. COMPACT: also move the log's base to the index
+ * whose state a compaction child has saved, if one has (compact.c). */
 static int write_pending(struct node *n, int compact)
 {
     struct fsm_changes ch;
@@ -436,26 +439,10 @@ static int write_pending(struct node *n, int compact)
     b.n_state = ch.n;
     b.applied = ch.applied > log_applied(n->log) ? ch.applied : 0;
 
-    uint64_t applied = fsm_applied(n->fsm);
     uint8_t cfg[1024];
-    size_t cfg_len = 0;
     struct log_snapshot_meta meta;
-    int compacting = 0;
-    if (compact && applied > n->snapshot_index &&
-        (n->want_compact ||
-         applied - n->snapshot_index >= n->opt.compact_every) &&
-        applied <= log_last_index(n->log) + n->pend.n &&
-        raft_config_encode(&n->applied_config, cfg, sizeof cfg,
-                           &cfg_len) == 0) {
-        meta = (struct log_snapshot_meta){.index = applied,
-                                          .term = n->applied_term,
-                                          .config = cfg,
-                                          .config_len = (uint32_t)cfg_len};
-        b.snapshot = &meta;
-        b.compact_index = applied;
-        b.compact_term = n->applied_term;
-        compacting = 1;
-    }
+    int compacting = compact && node_compact_fill(n, &b, &meta, cfg,
+                                                  sizeof cfg);
     /* The leader's APPENDs leave before its own sync, so the followers'
      * writes overlap with it (thesis §10.2.1). */
     net_loop_flush(n->loop);
@@ -525,16 +512,12 @@ static int write_pending(struct node *n, int compact)
                " rej %u: %d", raft_msg_name(m->type), m->to, m->index,
                m->reject, src);
     }
+    uint64_t compacted = 0;
     if (compacting) {
-        n->snapshot_index = applied;
+        compacted = b.compact_index;
+        n->compact.ready = 0;
+        n->snapshot_index = compacted;
         n->want_compact = 0;
-        pm_say(PM_INFO, "node", "snapshot and compaction at %" PRIu64,
-               applied);
-        uint8_t *snap = NULL;
-        size_t snap_len = 0;
-        if (fsm_snapshot(n->fsm, &snap, &snap_len) == 0)
-            node_audit_base_save(n, snap, snap_len);
-        free(snap);
     }
     if (stepped) {
         struct raft_event ev = {.type = RAFT_EV_PERSISTED,
@@ -543,12 +526,8 @@ static int write_pending(struct node *n, int compact)
         ev.persisted.term = p_term;
         node_step(n, &ev, NULL);
     }
-    if (compacting) {
-        struct raft_event ev = {.type = RAFT_EV_COMPACTED,
-                                .now_ms = node_now()};
-        ev.at.index = applied;
-        node_step(n, &ev, NULL);
-    }
+    if (compacted != 0)
+        node_compact_done(n, compacted);
     return 0;
 }
 
@@ -586,6 +565,7 @@ static void before_block(void *ctx)
     }
     /* Replies for what is now applied, its entries written. */
     node_waits_flush(n);
+    node_compact_maybe_start(n);
     if (n->members_dirty) {
         n->members_dirty = 0;
         node_peers_refresh(n);
@@ -1001,6 +981,7 @@ static void node_teardown(struct node *n)
 {
     if (n->waits != NULL)
         node_waits_fail_all(n, -PM_ECLOSED, "node stopping");
+    node_compact_abort(n); /* no child left behind */
     natsd_free(n->natsd); /* stops nats-server (bounded) */
     n->natsd = NULL;
     net_control_free(n->ctl);
@@ -1025,6 +1006,7 @@ static void node_teardown(struct node *n)
     free(n->pend.arena);
     free(n->pend.after);
     free(n->waits);
+    free(n->wheap);
     sodium_memzero(&n->id, sizeof n->id);
 }
 
@@ -1119,10 +1101,12 @@ int node_run(const char *home, const struct node_run_options *o, char *err,
     rc = restore_raft(n, err, err_len);
     if (rc != 0)
         goto out;
+    node_audit_base_recover(home, log_base_index(n->log));
 
     n->pend.after = calloc(NODE_AFTER_MSGS_MAX, sizeof *n->pend.after);
     n->waits = calloc(NODE_WAITS_MAX, sizeof *n->waits);
-    if (n->pend.after == NULL || n->waits == NULL) {
+    n->wheap = calloc(NODE_WAIT_HEAP_MAX, sizeof *n->wheap);
+    if (n->pend.after == NULL || n->waits == NULL || n->wheap == NULL) {
         rc = home_fail(err, err_len, -PM_ENOMEM, "out of memory");
         goto out;
     }
