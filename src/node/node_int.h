@@ -181,6 +181,7 @@ struct node {
         struct raft_config config;   /* configuration in force at A */
         int ready;                   /* audit.snap.next holds A: compact */
         uint64_t started_ms;
+        uint64_t fork_ms, saved_ms;  /* how long fork() and the child took */
         uint64_t retry_ms, backoff_ms; /* after a failed child */
         uint64_t snap_bytes;         /* size of the last saved state */
     } compact;
