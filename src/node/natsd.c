@@ -7,6 +7,12 @@
  * (src/net offers timers but no fd watchers, so the socket is polled with
  * a zero timeout on short ticks while an exchange is in flight; loopback
  * answers take about a millisecond).
+ *
+ * JetStream peer removals (natsd_js_remove_peer) are a queue beside that
+ * machine: one attempt at a time runs in a forked child that speaks NATS
+ * through nats.c's blocking API and reports through its exit status and a
+ * short line on a pipe; a fourth timer spaces the retries and bounds the
+ * child.
  */
 #include "node/natsd.h"
 
@@ -16,6 +22,7 @@
 #include "net/net.h"
 
 #include <cjson/cJSON.h>
+#include <nats/nats.h>
 
 #include <assert.h>
 #include <errno.h>
@@ -52,6 +59,25 @@
  * server restarted while its meta group lacks a quorum never gets; /varz
  * answers before the client listener is up. */
 #define READY_PATH "/healthz?js-enabled-only=true"
+
+/* The JetStream API request that drops a meta group peer (stock
+ * nats-server 2.9: "peer" is the server name, "peer_id" would be its id). */
+#define JS_REMOVE_SUBJECT "$JS.API.SERVER.REMOVE"
+/* JSClusterServerNotMemberErr: the meta leader does not know that server
+ * (removed already, or never a member). */
+#define JS_ERR_NOT_MEMBER 10044
+#define JS_REPORT_LEN 200 /* the child's line on its pipe */
+
+/* One queued removal. */
+struct js_removal {
+    char name[NATSD_NAME_LEN];
+    char user[NATSD_NAME_LEN];
+    char password[NATSD_JS_PASSWORD_MAX];
+    uint64_t deadline_ms;   /* a failed attempt after this gives up */
+    uint64_t next_ms;       /* no attempt before this */
+    uint32_t delay_ms;      /* the next retry delay */
+    uint32_t attempts;
+};
 
 enum probe_phase { PROBE_IDLE = 0, PROBE_CONNECTING, PROBE_SENDING,
                    PROBE_READING };
@@ -98,7 +124,22 @@ struct natsd {
     struct natsd_health h;       /* the cached summary */
     uint64_t monitor_ms;         /* when h's monitoring part was read */
     struct natsd_health round;   /* the round being read */
+
+    /* JetStream peer removals, in call order. */
+    struct {
+        struct js_removal q[NATSD_JS_REMOVE_MAX];
+        size_t n;
+        pid_t pid;               /* the attempt's child, 0 when none */
+        struct net_child *child;
+        int fd;                  /* read end of its report pipe, -1 */
+        char name[NATSD_NAME_LEN]; /* whose attempt it is */
+        struct net_timer *t;     /* next attempt; or the child's bound */
+        uint32_t removed, failed;
+    } js;
 };
+
+static void js_kick(struct natsd *d);
+static void js_drop_all(struct natsd *d);
 
 const char *natsd_state_name(int state)
 {
@@ -428,6 +469,8 @@ static int parse_step(struct natsd *d, int step, const cJSON *j)
     struct natsd_health *r = &d->round;
     if (step == STEP_VARZ) {
         copy_str(r->server_name, sizeof r->server_name, j, "server_name");
+        uint32_t port = get_u32(j, "port");
+        r->client_port = port <= UINT16_MAX ? (uint16_t)port : 0;
         r->connections = get_u32(j, "connections");
         r->routes = get_u32(j, "routes");
         r->leafnodes = get_u32(j, "leafnodes");
@@ -563,9 +606,13 @@ static void probe_done(struct natsd *d, int rc)
         memcpy(h->js_meta_leader, r->js_meta_leader,
                sizeof h->js_meta_leader);
         h->js_cluster_size = r->js_cluster_size;
+        h->client_port = r->client_port;
         d->monitor_ms = now;
         d->pr.step = STEP_VARZ;
         d->pr.next_ms = now + d->opt.health_every_ms;
+        /* The client port is known now: a queued removal can go. */
+        if (d->js.n > 0 && d->js.pid == 0)
+            js_kick(d);
     } else {
         d->pr.step = next;
         d->pr.next_ms = now;
@@ -798,6 +845,413 @@ static void main_cb(void *ctx)
     }
 }
 
+/* --- JetStream peer removal ------------------------------------------------ */
+
+/* The meta leader's answer (JSON) in words; returns 0 when the removal is
+ * done (removed now, or not a member), -1 otherwise. */
+static int js_answer(const char *data, char *why, size_t why_len)
+{
+    cJSON *j = cJSON_Parse(data);
+    if (j == NULL) {
+        snprintf(why, why_len, "unreadable answer from the meta leader");
+        return -1;
+    }
+    int rc = -1;
+    const cJSON *ok = cJSON_GetObjectItemCaseSensitive(j, "success");
+    const cJSON *err = cJSON_GetObjectItemCaseSensitive(j, "error");
+    const cJSON *code = cJSON_GetObjectItemCaseSensitive(err, "err_code");
+    const cJSON *desc = cJSON_GetObjectItemCaseSensitive(err, "description");
+    const char *text = cJSON_IsString(desc) && desc->valuestring != NULL
+                           ? desc->valuestring : "";
+    if (cJSON_IsTrue(ok)) {
+        snprintf(why, why_len, "removed");
+        rc = 0;
+    } else if ((cJSON_IsNumber(code) && code->valuedouble == JS_ERR_NOT_MEMBER)
+               || strstr(text, "not a member") != NULL) {
+        snprintf(why, why_len, "not a peer (%s)", text);
+        rc = 0;
+    } else if (cJSON_IsObject(err)) {
+        snprintf(why, why_len, "the meta leader refused: %s (err_code %d)",
+                 text, cJSON_IsNumber(code) ? code->valueint : 0);
+    } else {
+        snprintf(why, why_len, "unexpected answer from the meta leader");
+    }
+    cJSON_Delete(j);
+    return rc;
+}
+
+/* The child's report: one line on FD (a pipe), at most JS_REPORT_LEN. */
+static void js_report(int fd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void js_report(int fd, const char *fmt, ...)
+{
+    char b[JS_REPORT_LEN];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b, sizeof b, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return;
+    size_t len = (size_t)n < sizeof b ? (size_t)n : sizeof b - 1;
+    if (write(fd, b, len) < 0) {
+        /* The parent reads the exit status anyway. */
+    }
+}
+
+/* The attempt, in the child: connect to the own server as the system user,
+ * one request, _exit(0) when done, _exit(1) otherwise. No loop, no atexit
+ * handlers, no stdio flush (those buffers are the parent's), no LMDB: the
+ * child owns nothing of the node's but what it was handed. */
+static void js_child_main(const char *url, const char *user,
+                          const char *password, const char *body, int fd)
+    __attribute__((noreturn));
+static void js_child_main(const char *url, const char *user,
+                          const char *password, const char *body, int fd)
+{
+    natsOptions *o = NULL;
+    natsConnection *nc = NULL;
+    natsMsg *m = NULL;
+    natsStatus s = natsOptions_Create(&o);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(o, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetUserInfo(o, user, password);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(o, NATSD_JS_REMOVE_REQUEST_MS);
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(o, false);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(o, "pmesh js-remove");
+    if (s != NATS_OK) {
+        js_report(fd, "nats client options: %s", natsStatus_GetText(s));
+        _exit(1);
+    }
+    s = natsConnection_Connect(&nc, o);
+    if (s != NATS_OK) {
+        /* nats_GetLastError has the server's reason (e.g. an
+         * authorization violation), never the password, after nats.c's
+         * "(file.c:line): ". */
+        const char *e = nats_GetLastError(NULL);
+        const char *after = e != NULL ? strstr(e, "): ") : NULL;
+        js_report(fd, "cannot connect to %s: %s", url,
+                  after != NULL ? after + 3
+                  : e != NULL && e[0] != '\0' ? e : natsStatus_GetText(s));
+        _exit(1);
+    }
+    s = natsConnection_RequestString(&m, nc, JS_REMOVE_SUBJECT, body,
+                                     NATSD_JS_REMOVE_REQUEST_MS);
+    if (s == NATS_TIMEOUT) {
+        js_report(fd, "no JetStream meta leader answered within %d ms",
+                  NATSD_JS_REMOVE_REQUEST_MS);
+        _exit(1);
+    }
+    if (s == NATS_NO_RESPONDERS) {
+        js_report(fd, "nothing answers %s (JetStream not clustered?)",
+                  JS_REMOVE_SUBJECT);
+        _exit(1);
+    }
+    if (s != NATS_OK) {
+        js_report(fd, "request: %s", natsStatus_GetText(s));
+        _exit(1);
+    }
+    char why[JS_REPORT_LEN];
+    int rc = js_answer(natsMsg_GetData(m), why, sizeof why);
+    js_report(fd, "%s", why);
+    _exit(rc == 0 ? 0 : 1);
+}
+
+static size_t js_find(const struct natsd *d, const char *name)
+{
+    for (size_t i = 0; i < d->js.n; i++)
+        if (strcmp(d->js.q[i].name, name) == 0)
+            return i;
+    return SIZE_MAX;
+}
+
+/* Drop entry I; its credentials are wiped. */
+static void js_remove_at(struct natsd *d, size_t i)
+{
+    assert(i < d->js.n);
+    memmove(&d->js.q[i], &d->js.q[i + 1],
+            (d->js.n - i - 1) * sizeof d->js.q[0]);
+    d->js.n--;
+    explicit_bzero(&d->js.q[d->js.n], sizeof d->js.q[0]);
+}
+
+/* Kill the running attempt and reap it here (blocks only while the kernel
+ * takes down a SIGKILLed process). */
+static void js_kill_child(struct natsd *d)
+{
+    if (d->js.pid == 0)
+        return;
+    /* Our own waitpid from here on: the watcher must not report it. */
+    net_child_free(d->js.child);
+    d->js.child = NULL;
+    kill(d->js.pid, SIGKILL);
+    while (waitpid(d->js.pid, NULL, 0) < 0 && errno == EINTR) {
+    }
+    d->js.pid = 0;
+    d->js.name[0] = '\0';
+    if (d->js.fd >= 0)
+        close(d->js.fd);
+    d->js.fd = -1;
+    net_timer_stop(d->js.t);
+}
+
+static void js_drop_all(struct natsd *d)
+{
+    js_kill_child(d);
+    net_timer_stop(d->js.t);
+    explicit_bzero(d->js.q, sizeof d->js.q);
+    d->js.n = 0;
+}
+
+/* The outcome of an attempt for NAME (gone from the queue: cancelled). */
+static void js_result(struct natsd *d, const char *name, int done,
+                      const char *why)
+{
+    size_t i = js_find(d, name);
+    if (i == SIZE_MAX)
+        return;
+    struct js_removal *e = &d->js.q[i];
+    uint64_t now = net_mono_ms();
+    if (done) {
+        if (strcmp(why, "removed") == 0)
+            pm_say(PM_INFO, "nats", "removed server %s from the JetStream "
+                   "meta group", name);
+        else
+            pm_say(PM_INFO, "nats", "server %s: nothing to remove from the "
+                   "JetStream meta group: %s", name, why);
+        d->js.removed++;
+        js_remove_at(d, i);
+        return;
+    }
+    if (now >= e->deadline_ms) {
+        /* It still counts towards the meta group's quorum. */
+        set_error(d, "gave up removing server %s from the JetStream meta "
+                  "group after %u attempts: %s", name, e->attempts, why);
+        d->js.failed++;
+        js_remove_at(d, i);
+        return;
+    }
+    pm_say(e->attempts == 1 ? PM_INFO : PM_DEBUG, "nats", "removing server "
+           "%s from the JetStream meta group: %s; retrying in %u ms", name,
+           why, e->delay_ms);
+    e->next_ms = now + e->delay_ms;
+    e->delay_ms = e->delay_ms * 2 > NATSD_JS_REMOVE_RETRY_MAX_MS
+                      ? NATSD_JS_REMOVE_RETRY_MAX_MS : e->delay_ms * 2;
+}
+
+static void js_child_cb(void *ctx, pid_t pid, int status)
+{
+    struct natsd *d = ctx;
+    net_child_free(d->js.child);
+    d->js.child = NULL;
+    if (pid != d->js.pid)
+        return;
+    d->js.pid = 0;
+    net_timer_stop(d->js.t);
+    char why[JS_REPORT_LEN] = "";
+    if (d->js.fd >= 0) {
+        /* The child has exited: what it wrote (one short write) waits in
+         * the pipe. */
+        ssize_t n = read(d->js.fd, why, sizeof why - 1);
+        why[n > 0 ? n : 0] = '\0';
+        close(d->js.fd);
+        d->js.fd = -1;
+    }
+    int done = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    if (why[0] == '\0' || (!done && WIFSIGNALED(status))) {
+        if (WIFSIGNALED(status))
+            snprintf(why, sizeof why, "the attempt was killed by signal %d "
+                     "(no answer within %u ms)", WTERMSIG(status),
+                     NATSD_JS_REMOVE_CHILD_MAX_MS);
+        else
+            snprintf(why, sizeof why, "the attempt exited with status %d",
+                     WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+    }
+    char name[NATSD_NAME_LEN];
+    memcpy(name, d->js.name, sizeof name);
+    d->js.name[0] = '\0';
+    js_result(d, name, done, why);
+    js_kick(d);
+}
+
+/* Start an attempt for E in a child. Returns 0 when one runs; otherwise
+ * the failure is recorded (js_result) and -1 returned. */
+static int js_attempt(struct natsd *d, struct js_removal *e)
+{
+    char url[HOST_LEN + 32], body[NATSD_NAME_LEN + 16];
+    int v6 = strchr(d->http_host, ':') != NULL;
+    snprintf(url, sizeof url, "nats://%s%s%s:%u", v6 ? "[" : "", d->http_host,
+             v6 ? "]" : "", (unsigned)d->h.client_port);
+    /* The name holds no '"', '\\' or control characters (checked). */
+    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", e->name);
+    e->attempts++;
+    char name[NATSD_NAME_LEN];
+    memcpy(name, e->name, sizeof name);
+    int p[2];
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        char why[96];
+        snprintf(why, sizeof why, "pipe: %s", strerror(errno));
+        js_result(d, name, 0, why);
+        return -1;
+    }
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1); /* the node died before the line above */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        /* The node's handlers (libev's) write to descriptors closed
+         * below: plain defaults, and no SIGPIPE from a closed socket. */
+        for (int sig = 1; sig < NSIG; sig++)
+            if (sig != SIGKILL && sig != SIGSTOP)
+                signal(sig, sig == SIGPIPE ? SIG_IGN : SIG_DFL);
+        /* Keep stdio and the report pipe (as fd 3), nothing else of the
+         * node's: sockets, the log store, libev's descriptors. */
+        if (p[1] != 3 && dup2(p[1], 3) != 3)
+            _exit(1);
+        if (close_range(4, ~0u, 0) != 0)
+            for (int fd = 4; fd < 1024; fd++)
+                close(fd);
+        js_child_main(url, e->user, e->password, body, 3);
+    }
+    int fork_errno = errno;
+    close(p[1]);
+    if (pid < 0) {
+        close(p[0]);
+        char why[96];
+        snprintf(why, sizeof why, "fork: %s", strerror(fork_errno));
+        js_result(d, name, 0, why);
+        return -1;
+    }
+    int rc = net_child_new(d->loop, pid, js_child_cb, d, &d->js.child);
+    if (rc != 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        close(p[0]);
+        char why[96];
+        snprintf(why, sizeof why, "cannot watch the attempt: %s",
+                 pm_strerror(rc));
+        js_result(d, name, 0, why);
+        return -1;
+    }
+    d->js.pid = pid;
+    d->js.fd = p[0];
+    memcpy(d->js.name, name, sizeof d->js.name);
+    pm_say(PM_DEBUG, "nats", "removing server %s from the JetStream meta "
+           "group through %s (attempt %u, pid %ld)", name, url, e->attempts,
+           (long)pid);
+    net_timer_start(d->js.t, NATSD_JS_REMOVE_CHILD_MAX_MS, 0);
+    return 0;
+}
+
+/* Start the next due attempt, or arm the timer for it. Attempts need the
+ * own server READY with its client port read from /varz; the health round
+ * that reads it kicks again. */
+static void js_kick(struct natsd *d)
+{
+    if (d->js.pid != 0)
+        return;
+    net_timer_stop(d->js.t);
+    /* Each pass either starts an attempt, waits, or moves one entry's
+     * next attempt into the future (or drops it): bounded by the queue. */
+    for (size_t pass = 0; pass <= NATSD_JS_REMOVE_MAX; pass++) {
+        if (d->js.n == 0 || d->state != NATSD_READY || !d->h.have_monitor ||
+            d->h.client_port == 0)
+            return;
+        size_t best = 0;
+        for (size_t i = 1; i < d->js.n; i++)
+            if (d->js.q[i].next_ms < d->js.q[best].next_ms)
+                best = i;
+        uint64_t now = net_mono_ms();
+        if (d->js.q[best].next_ms > now) {
+            net_timer_start(d->js.t, d->js.q[best].next_ms - now, 0);
+            return;
+        }
+        if (js_attempt(d, &d->js.q[best]) == 0)
+            return;
+    }
+}
+
+static void js_timer_cb(void *ctx)
+{
+    struct natsd *d = ctx;
+    if (d->js.pid != 0) {
+        /* The bound of an attempt: js_child_cb sees the SIGKILL. */
+        pm_say(PM_DEBUG, "nats", "JetStream peer removal (pid %ld) still "
+               "running after %u ms: SIGKILL", (long)d->js.pid,
+               NATSD_JS_REMOVE_CHILD_MAX_MS);
+        kill(d->js.pid, SIGKILL);
+        return;
+    }
+    js_kick(d);
+}
+
+/* A name as it can go into the request's JSON string unescaped. */
+static int js_name_ok(const char *s)
+{
+    for (; *s != '\0'; s++)
+        if (*s == '"' || *s == '\\' || (unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
+
+int natsd_js_remove_peer(struct natsd *d, const char *server_name,
+                         const char *sys_user, const char *sys_password)
+{
+    if (d == NULL || server_name == NULL || sys_user == NULL ||
+        sys_password == NULL || server_name[0] == '\0' ||
+        sys_user[0] == '\0' || sys_password[0] == '\0')
+        return -PM_EINVAL;
+    if (strlen(server_name) >= NATSD_NAME_LEN ||
+        strlen(sys_user) >= NATSD_NAME_LEN ||
+        strlen(sys_password) >= NATSD_JS_PASSWORD_MAX)
+        return -PM_ETOOBIG;
+    if (!js_name_ok(server_name))
+        return -PM_EINVAL;
+    size_t i = js_find(d, server_name);
+    if (i == SIZE_MAX) {
+        if (d->js.n == NATSD_JS_REMOVE_MAX)
+            return -PM_EBUSY;
+        i = d->js.n++;
+    }
+    /* New, or started over: new credentials, deadline and delays. */
+    struct js_removal *e = &d->js.q[i];
+    explicit_bzero(e, sizeof *e);
+    snprintf(e->name, sizeof e->name, "%s", server_name);
+    snprintf(e->user, sizeof e->user, "%s", sys_user);
+    snprintf(e->password, sizeof e->password, "%s", sys_password);
+    uint64_t now = net_mono_ms();
+    e->deadline_ms = now + d->opt.js_remove_timeout_ms;
+    e->next_ms = now;
+    e->delay_ms = NATSD_JS_REMOVE_RETRY_MIN_MS;
+    pm_say(PM_DEBUG, "nats", "queued: remove server %s from the JetStream "
+           "meta group", server_name);
+    js_kick(d);
+    return 0;
+}
+
+int natsd_js_remove_cancel(struct natsd *d, const char *server_name)
+{
+    if (d == NULL || server_name == NULL)
+        return -PM_EINVAL;
+    size_t i = js_find(d, server_name);
+    if (i == SIZE_MAX)
+        return -PM_ENOTFOUND;
+    if (d->js.pid != 0 && strcmp(d->js.name, server_name) == 0)
+        js_kill_child(d);
+    js_remove_at(d, i);
+    pm_say(PM_INFO, "nats", "cancelled: remove server %s from the JetStream "
+           "meta group", server_name);
+    js_kick(d);
+    return 0;
+}
+
 /* --- the public calls ------------------------------------------------------ */
 
 int natsd_new(struct net_loop *loop, const struct natsd_options *o,
@@ -811,6 +1265,7 @@ int natsd_new(struct net_loop *loop, const struct natsd_options *o,
         return -PM_ENOMEM;
     d->loop = loop;
     d->pr.fd = -1;
+    d->js.fd = -1;
     d->h.last_exit = -1;
     d->opt = *o;
     const char *host = o->http_host ? o->http_host : "127.0.0.1";
@@ -842,12 +1297,17 @@ int natsd_new(struct net_loop *loop, const struct natsd_options *o,
         d->opt.backoff_max_ms = d->opt.backoff_min_ms;
     if (d->opt.health_every_ms == 0)
         d->opt.health_every_ms = NATSD_HEALTH_EVERY_DEFAULT_MS;
+    if (d->opt.js_remove_timeout_ms == 0)
+        d->opt.js_remove_timeout_ms = NATSD_JS_REMOVE_TIMEOUT_DEFAULT_MS;
     d->backoff_ms = d->opt.backoff_min_ms;
     int rc = net_timer_new(loop, main_cb, d, &d->t_main);
     if (rc == 0)
         rc = net_timer_new(loop, probe_cb, d, &d->t_probe);
+    if (rc == 0)
+        rc = net_timer_new(loop, js_timer_cb, d, &d->js.t);
     if (rc != 0) {
         net_timer_free(d->t_main);
+        net_timer_free(d->t_probe);
         free(d);
         return rc;
     }
@@ -932,6 +1392,7 @@ void natsd_set_monitor(struct natsd *d, const char *host, uint16_t port)
 void natsd_stop(struct natsd *d)
 {
     d->supervising = 0;
+    js_drop_all(d);
     probe_close(d);
     net_timer_stop(d->t_probe);
     net_timer_stop(d->t_main);
@@ -980,6 +1441,7 @@ void natsd_free(struct natsd *d)
     natsd_stop(d);
     net_timer_free(d->t_main);
     net_timer_free(d->t_probe);
+    net_timer_free(d->js.t);
     free(d->pr.buf);
     free(d);
 }
@@ -992,4 +1454,8 @@ void natsd_health(const struct natsd *d, struct natsd_health *out)
     uint64_t now = net_mono_ms();
     out->up_ms = d->pid > 0 ? now - d->spawn_ms : 0;
     out->monitor_age_ms = d->h.have_monitor ? now - d->monitor_ms : 0;
+    out->js_remove_pending = (uint32_t)d->js.n;
+    out->js_remove_pid = d->js.pid;
+    out->js_removed = d->js.removed;
+    out->js_remove_failed = d->js.failed;
 }

@@ -27,12 +27,16 @@
  *     /gatewayz, /jsz) are read every health_every_ms into a cached summary
  *     (natsd_health), so `pmesh status` answers at once without waiting on
  *     nats-server.
+ *   - JetStream peer removal: natsd_js_remove_peer() (below) asks the
+ *     JetStream meta leader, through the own server, to drop a server that
+ *     left the mesh from the meta group, retrying until it is done.
  * nats-server's argv holds only the config path: never a credential.
  *
  * All I/O is non-blocking and driven by the node's event loop (src/net
  * timers and child watchers); the only blocking calls are natsd_stop()
  * (bounded by stop_timeout_ms plus a short SIGKILL wait) and the name
- * resolution of a monitoring host that is not an IP literal.
+ * resolution of a monitoring host that is not an IP literal. The NATS
+ * client requests of a peer removal block, but in a child process.
  *
  * Threading: none; everything runs on the loop's thread. The loop must be
  * the default loop (net_loop_new: only it can watch child processes).
@@ -60,6 +64,15 @@ struct net_loop;
 #define NATSD_NAME_LEN 64
 #define NATSD_GATEWAYS_MAX 16
 #define NATSD_ERROR_LEN 160
+/* JetStream peer removal (natsd_js_remove_peer). */
+#define NATSD_JS_REMOVE_MAX 32              /* names queued at once */
+#define NATSD_JS_REMOVE_TIMEOUT_DEFAULT_MS 120000 /* then give up */
+#define NATSD_JS_REMOVE_RETRY_MIN_MS 500    /* first retry delay ... */
+#define NATSD_JS_REMOVE_RETRY_MAX_MS 5000   /* ... doubling up to this */
+#define NATSD_JS_REMOVE_REQUEST_MS 2000     /* connect, and the request */
+#define NATSD_JS_REMOVE_CHILD_MAX_MS 10000  /* an attempt's child is killed
+                                             * after this */
+#define NATSD_JS_PASSWORD_MAX 128           /* bytes, with the NUL */
 
 struct natsd_options {
     const char *home;         /* required: HOME/nats.conf, nats.log, nats.pid
@@ -78,6 +91,9 @@ struct natsd_options {
     uint32_t backoff_min_ms;
     uint32_t backoff_max_ms;
     uint32_t health_every_ms;
+    uint32_t js_remove_timeout_ms; /* natsd_js_remove_peer gives up after a
+                                    * failed attempt this long after the
+                                    * call */
 };
 
 struct natsd; /* opaque */
@@ -153,10 +169,65 @@ struct natsd_health {
     int js_clustered;           /* member of a JetStream meta group */
     char js_meta_leader[NATSD_NAME_LEN]; /* "" when none known */
     uint32_t js_cluster_size;   /* meta group size; 0 if not clustered */
+    uint16_t client_port;       /* the client port /varz reports */
+    /* JetStream peer removals (natsd_js_remove_peer); valid always. */
+    uint32_t js_remove_pending; /* names queued, the one at work included */
+    pid_t js_remove_pid;        /* the attempt's child, 0 when none runs */
+    uint32_t js_removed;        /* names done (removed, or not a peer) */
+    uint32_t js_remove_failed;  /* names given up on */
 };
 
 /* Fill OUT with the current state. */
 void natsd_health(const struct natsd *d, struct natsd_health *out);
+
+/* Remove server SERVER_NAME from the JetStream meta group, for good.
+ *
+ * Why: stock nats-server keeps a server that left in the meta group
+ * (/jsz meta_cluster.cluster_size still counts it), so the quorum is
+ * computed over a dead peer: of 3 servers, one removed and one more lost
+ * leaves no meta leader although two are alive. Only a request to
+ * $JS.API.SERVER.REMOVE with {"peer":"<server_name>"} from a user of the
+ * system account, answered by the meta leader, drops it (src/fsm/natsconf.h,
+ * "A server leaving").
+ *
+ * The call only queues the removal (SERVER_NAME, SYS_USER, SYS_PASSWORD are
+ * copied; the password is wiped from memory when the entry goes) and
+ * returns at once. While the own nats-server is READY and its client port
+ * is known (/varz), one attempt at a time runs in a short-lived child
+ * process (fork, no exec): it connects to the own server as SYS_USER
+ * (nats.c, timeout NATSD_JS_REMOVE_REQUEST_MS), sends the request, waits
+ * NATSD_JS_REMOVE_REQUEST_MS for the answer and _exit()s: done when the
+ * answer says success, or that the server is not a member of the meta
+ * group (already removed, or never was: an unknown name ends as done);
+ * failed otherwise (no meta leader, no answer, refused). A child running
+ * longer than NATSD_JS_REMOVE_CHILD_MAX_MS is killed (a failed attempt).
+ * A failed attempt is retried after NATSD_JS_REMOVE_RETRY_MIN_MS, doubling
+ * up to NATSD_JS_REMOVE_RETRY_MAX_MS; the first failed attempt later than
+ * js_remove_timeout_ms after the call ends the removal with one warning
+ * (pm_say, and natsd_health's error). Done is logged once (pm_say INFO).
+ * A call for a name already queued starts it over (new deadline, first
+ * delay, the new credentials). Several names wait in call order.
+ * The password never appears in an argv (the child does not exec), a log
+ * line or an error text.
+ *
+ * The removal acts on whatever server holds that name in the meta group
+ * when it runs: call it for a server that left, and cancel it
+ * (natsd_js_remove_cancel) if a server of that name joins again before it
+ * is done. natsd_stop() (and natsd_free) kill and reap a running attempt
+ * and drop the queue. Calling this on any running server of the meta group
+ * works (the request is routed to the meta leader); calling it on several
+ * at once is harmless (the later ones find the peer gone: done).
+ *
+ * Returns 0 (queued), -PM_EINVAL a NULL or empty argument, or a name with
+ * '"', '\\' or control characters; -PM_ETOOBIG a name or user of
+ * NATSD_NAME_LEN bytes or more, a password of NATSD_JS_PASSWORD_MAX or
+ * more; -PM_EBUSY NATSD_JS_REMOVE_MAX names are queued already. */
+int natsd_js_remove_peer(struct natsd *d, const char *server_name,
+                         const char *sys_user, const char *sys_password);
+
+/* Drop the queued removal of SERVER_NAME (a running attempt is killed and
+ * reaped). Returns 0, or -PM_ENOTFOUND when none is queued. */
+int natsd_js_remove_cancel(struct natsd *d, const char *server_name);
 
 /* The path of the binary that natsd_options.binary NULL resolves to, in
  * OUT (OUT_LEN bytes). -PM_ENOTFOUND none is executable; -PM_ETOOBIG. */

@@ -14,9 +14,11 @@
 #include "base/err.h"
 #include "base/say.h"
 #include "fsm/fsm.h"
+#include "fsm/natsconf.h"
 #include "net/net.h"
 #include "node/natsd.h"
 
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -35,6 +38,7 @@ struct fx {
     char dir[64];
     struct net_loop *loop;
     struct natsd *d;
+    struct natsd *peer[2]; /* more servers of a mesh (JetStream tests) */
     uint16_t port, http;
 };
 
@@ -103,6 +107,8 @@ static int teardown(void **state)
 {
     struct fx *f = *state;
     natsd_free(f->d);
+    for (size_t i = 0; i < 2; i++)
+        natsd_free(f->peer[i]);
     net_loop_free(f->loop);
     char cmd[128];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
@@ -535,6 +541,407 @@ static void leftover_server_is_killed(void **state)
     assert_int_equal(WTERMSIG(status), SIGKILL);
 }
 
+/* --- JetStream peer removal (natsd_js_remove_peer) ------------------------ */
+
+/* Configs rendered by src/fsm/natsconf.h, as the node writes them: system
+ * account SYS with user FSM_NATSCONF_SYS_USER, clustered JetStream from 3
+ * servers on. Members a, b, c; a is supervised by f->d, the others by
+ * f->peer[0], f->peer[1], all on the fixture's loop. */
+#define MESH_MAX 3
+static const uint8_t mesh_secret[32] = "pmesh unit test secret, 32 bytes";
+
+struct mesh {
+    int n;
+    char home[MESH_MAX][96];
+    struct fsm_natsconf_member m[MESH_MAX];
+    struct natsd *d[MESH_MAX];
+    char pw[FSM_NATSCONF_PASSWORD_LEN + 1];
+};
+
+/* N distinct free loopback ports (all held until every one is chosen). */
+static void free_ports(uint16_t *out, int n)
+{
+    int fds[16];
+    assert_true(n <= 16);
+    for (int i = 0; i < n; i++) {
+        fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+        assert_true(fds[i] >= 0);
+        struct sockaddr_in a = {.sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        assert_int_equal(bind(fds[i], (struct sockaddr *)&a, sizeof a), 0);
+        socklen_t l = sizeof a;
+        assert_int_equal(getsockname(fds[i], (struct sockaddr *)&a, &l), 0);
+        out[i] = ntohs(a.sin_port);
+    }
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+static void mesh_start(struct fx *f, struct mesh *ms, int n,
+                       uint32_t js_remove_timeout_ms)
+{
+    static const char *const names[MESH_MAX] = {"a", "b", "c"};
+    memset(ms, 0, sizeof *ms);
+    ms->n = n;
+    uint16_t ports[5 * MESH_MAX];
+    free_ports(ports, 5 * n);
+    for (int i = 0; i < n; i++) {
+        snprintf(ms->home[i], sizeof ms->home[i], "%s/%s", f->dir, names[i]);
+        assert_int_equal(mkdir(ms->home[i], 0700), 0);
+        ms->m[i] = (struct fsm_natsconf_member){
+            .id = 100 + (uint64_t)i, .name = names[i],
+            .role = FSM_NATSCONF_VOTER, .seed = i == 0, .cluster = "east",
+            .host = "127.0.0.1", .client_port = ports[5 * i],
+            .cluster_port = ports[5 * i + 1],
+            .gateway_port = ports[5 * i + 2],
+            .leafnode_port = ports[5 * i + 3],
+            .http_port = ports[5 * i + 4]};
+    }
+    assert_int_equal(fsm_natsconf_sys_password(mesh_secret,
+                                               sizeof mesh_secret, ms->pw),
+                     0);
+    for (int i = 0; i < n; i++) {
+        struct fsm_natsconf_input in = {
+            .members = ms->m, .members_len = (size_t)n,
+            .secret = mesh_secret, .secret_len = sizeof mesh_secret,
+            .self_id = ms->m[i].id, .home = ms->home[i],
+            .js_max_memory_bytes = 16u << 20, .js_max_file_bytes = 64u << 20};
+        char *text = NULL;
+        assert_int_equal(fsm_natsconf_render(&in, &text, NULL), 0);
+        write_text(ms->home[i], "nats.conf", text);
+        free(text);
+        struct natsd_options o = {.home = ms->home[i],
+                                  .http_port = ms->m[i].http_port,
+                                  .backoff_min_ms = 50,
+                                  .backoff_max_ms = 400,
+                                  .health_every_ms = 100,
+                                  .js_remove_timeout_ms =
+                                      js_remove_timeout_ms};
+        struct natsd **slot = i == 0 ? &f->d : &f->peer[i - 1];
+        assert_int_equal(natsd_new(f->loop, &o, slot), 0);
+        ms->d[i] = *slot;
+        natsd_start(ms->d[i]);
+    }
+}
+
+/* Every running server of the mesh ready, with monitoring data; for a
+ * clustered mesh also a meta leader and a meta group of WANT_SIZE. */
+struct formed {
+    struct mesh *ms;
+    uint32_t want_size;
+};
+static int mesh_formed(void *ctx)
+{
+    struct formed *w = ctx;
+    for (int i = 0; i < w->ms->n; i++) {
+        struct natsd_health h;
+        natsd_health(w->ms->d[i], &h);
+        if (h.state != NATSD_READY || !h.have_monitor)
+            return 0;
+        if (w->want_size != 0 && (h.js_cluster_size != w->want_size ||
+                                  h.js_meta_leader[0] == '\0'))
+            return 0;
+    }
+    return 1;
+}
+
+/* GET PATH from the monitoring port; the parsed JSON body, or NULL. */
+static cJSON *http_json(uint16_t port, const char *path)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return NULL;
+    struct timeval tv = {.tv_sec = 1};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    static char buf[1 << 16];
+    size_t len = 0;
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) == 0) {
+        char req[128];
+        int n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+        if (write(fd, req, (size_t)n) == n) {
+            ssize_t r;
+            while (len < sizeof buf - 1 &&
+                   (r = read(fd, buf + len, sizeof buf - 1 - len)) > 0)
+                len += (size_t)r;
+        }
+    }
+    close(fd);
+    buf[len] = '\0';
+    const char *body = strstr(buf, "\r\n\r\n");
+    return body ? cJSON_Parse(body + 4) : NULL;
+}
+
+/* /jsz meta_cluster of a server: its cluster_size (-1 when unreadable),
+ * the meta leader's name in LEADER, and whether NAME is among the peers
+ * it lists (only the meta leader lists them, as "replicas"). */
+static int jsz_meta(uint16_t http, const char *name, int *listed,
+                    char *leader, size_t leader_len)
+{
+    cJSON *j = http_json(http, "/jsz");
+    const cJSON *mc = cJSON_GetObjectItemCaseSensitive(j, "meta_cluster");
+    const cJSON *sz = cJSON_GetObjectItemCaseSensitive(mc, "cluster_size");
+    int size = cJSON_IsNumber(sz) ? sz->valueint : -1;
+    *listed = 0;
+    const cJSON *ld = cJSON_GetObjectItemCaseSensitive(mc, "leader");
+    snprintf(leader, leader_len, "%s",
+             cJSON_IsString(ld) ? ld->valuestring : "");
+    const cJSON *r;
+    cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(mc, "replicas"))
+    {
+        const cJSON *nm = cJSON_GetObjectItemCaseSensitive(r, "name");
+        if (cJSON_IsString(nm) && strcmp(nm->valuestring, name) == 0)
+            *listed = 1;
+    }
+    if (getenv("PMESH_DEBUG") != NULL && j != NULL) {
+        char *t = cJSON_PrintUnformatted(mc);
+        fprintf(stderr, "jsz :%u meta_cluster %s\n", (unsigned)http,
+                t ? t : "?");
+        free(t);
+    }
+    cJSON_Delete(j);
+    return size;
+}
+
+/* Every survivor (not GONE) shows a meta group of WANT, the meta leader
+ * (a survivor) does not list GONE, and no removal is pending on any
+ * supervisor. */
+struct shrunk {
+    struct mesh *ms;
+    int gone;
+    int want;
+    uint64_t next_ms;
+};
+static int meta_shrunk(void *ctx)
+{
+    struct shrunk *w = ctx;
+    uint64_t now = net_mono_ms();
+    if (now < w->next_ms)
+        return 0;
+    w->next_ms = now + 100;
+    int leader_seen = 0;
+    for (int i = 0; i < w->ms->n; i++) {
+        if (i == w->gone)
+            continue;
+        struct natsd_health h;
+        natsd_health(w->ms->d[i], &h);
+        if (h.js_remove_pending != 0)
+            return 0;
+        int listed;
+        char leader[NATSD_NAME_LEN];
+        if (jsz_meta(w->ms->m[i].http_port, w->ms->m[w->gone].name, &listed,
+                     leader, sizeof leader) != w->want || listed)
+            return 0;
+        if (strcmp(leader, w->ms->m[i].name) == 0)
+            leader_seen = 1;
+    }
+    return leader_seen;
+}
+
+struct drained {
+    struct natsd *d;
+};
+static int queue_drained(void *ctx)
+{
+    struct drained *w = ctx;
+    struct natsd_health h;
+    natsd_health(w->d, &h);
+    return h.js_remove_pending == 0;
+}
+
+/* A server that left is dropped from the JetStream meta group: of 3
+ * servers one stops for good, both survivors are asked to remove it (as
+ * every remaining server of a mesh may be), and their meta group shrinks
+ * from 3 to 2 without it. Asking again, or for a name that never was a
+ * peer, ends as done at once instead of retrying. */
+static void js_remove_peer_shrinks_meta_group(void **state)
+{
+    struct fx *f = *state;
+    if (!have_server())
+        skip();
+    struct mesh ms;
+    mesh_start(f, &ms, 3, 0);
+    struct formed fw = {.ms = &ms, .want_size = 3};
+    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
+                     0);
+    /* Stop a server that is not the meta leader, so the survivors need no
+     * new election (JetStream's own takes seconds; not what is tested). */
+    struct natsd_health h;
+    natsd_health(ms.d[0], &h);
+    int gone = strcmp(h.js_meta_leader, "c") == 0 ? 1 : 2;
+    int other = 3 - gone;
+    natsd_stop(ms.d[gone]);
+    /* Stock nats-server keeps the dead peer; its meta leader lists it. */
+    int lead = h.js_meta_leader[0] - 'a';
+    assert_true(lead >= 0 && lead < 3 && lead != gone);
+    int listed;
+    char leader[NATSD_NAME_LEN];
+    assert_int_equal(jsz_meta(ms.m[lead].http_port, ms.m[gone].name, &listed,
+                              leader, sizeof leader), 3);
+    assert_string_equal(leader, ms.m[lead].name);
+    assert_true(listed);
+
+    assert_int_equal(natsd_js_remove_peer(ms.d[0], ms.m[gone].name,
+                                          FSM_NATSCONF_SYS_USER, ms.pw), 0);
+    assert_int_equal(natsd_js_remove_peer(ms.d[other], ms.m[gone].name,
+                                          FSM_NATSCONF_SYS_USER, ms.pw), 0);
+    struct shrunk sw = {.ms = &ms, .gone = gone, .want = 2};
+    assert_int_equal(net_loop_run_until(f->loop, meta_shrunk, &sw, WAIT_MS),
+                     0);
+    for (int i = 0; i < 3; i++) {
+        if (i == gone)
+            continue;
+        natsd_health(ms.d[i], &h);
+        assert_int_equal(h.js_removed, 1);
+        assert_int_equal(h.js_remove_failed, 0);
+        assert_int_equal(h.js_remove_pid, 0);
+        assert_string_equal(h.error, "");
+    }
+
+    /* Already removed, and never a peer: both done, nothing retried. */
+    assert_int_equal(natsd_js_remove_peer(ms.d[0], ms.m[gone].name,
+                                          FSM_NATSCONF_SYS_USER, ms.pw), 0);
+    assert_int_equal(natsd_js_remove_peer(ms.d[0], "nosuch",
+                                          FSM_NATSCONF_SYS_USER, ms.pw), 0);
+    natsd_health(ms.d[0], &h);
+    assert_int_equal(h.js_remove_pending, 2);
+    struct drained dw = {ms.d[0]};
+    uint64_t t0 = net_mono_ms();
+    assert_int_equal(net_loop_run_until(f->loop, queue_drained, &dw,
+                                        WAIT_MS), 0);
+    /* Each in one attempt: no retry delay was waited. */
+    assert_true(net_mono_ms() - t0 < NATSD_JS_REMOVE_RETRY_MIN_MS);
+    natsd_health(ms.d[0], &h);
+    assert_int_equal(h.js_removed, 3);
+    assert_int_equal(h.js_remove_failed, 0);
+    assert_int_equal(jsz_meta(ms.m[other].http_port, ms.m[gone].name,
+                              &listed, leader, sizeof leader), 2);
+    assert_false(listed);
+}
+
+/* natsd_stop while a removal attempt runs: its child is killed and reaped
+ * (no child of ours is left, running or zombie), and the queue is dropped:
+ * started again, the supervisor attempts nothing. */
+static void stop_during_removal_leaves_no_child(void **state)
+{
+    struct fx *f = *state;
+    if (!have_server())
+        skip();
+    struct mesh ms;
+    mesh_start(f, &ms, 1, 0);
+    struct formed fw = {.ms = &ms};
+    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
+                     0);
+    /* A lone server has no meta group: the attempt cannot succeed. */
+    assert_int_equal(natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER,
+                                          ms.pw), 0);
+    struct natsd_health h;
+    natsd_health(f->d, &h);
+    assert_int_equal(h.js_remove_pending, 1);
+    pid_t child = h.js_remove_pid;
+    assert_true(child > 0); /* forked at once: the server is ready */
+    /* Let it connect and wait for an answer that never comes (a lone
+     * server's JetStream API has no meta leader to answer: 2 s). */
+    struct drained dw = {f->d};
+    assert_int_equal(net_loop_run_until(f->loop, queue_drained, &dw, 300),
+                     -PM_ETIMEOUT);
+    natsd_health(f->d, &h);
+    assert_int_equal(h.js_remove_pid, child);
+    natsd_stop(f->d);
+    natsd_health(f->d, &h);
+    assert_int_equal(h.js_remove_pending, 0);
+    assert_int_equal(h.js_remove_pid, 0);
+    assert_int_equal(kill(child, 0), -1);
+    assert_int_equal(errno, ESRCH);
+    /* natsd_stop reaped nats-server too: no child at all remains. */
+    assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+    assert_int_equal(errno, ECHILD);
+    natsd_start(f->d);
+    wait_ready(f, 0);
+    struct until u = {.state = NATSD_READY, .monitor = 1};
+    assert_int_equal(wait_for(f, &u), 0);
+    natsd_health(f->d, &h);
+    assert_int_equal(h.js_remove_pending, 0);
+    assert_int_equal(h.js_remove_pid, 0);
+}
+
+/* A removal that cannot succeed (here: a wrong password) is retried with
+ * backoff, then given up with one clear error after the bound; the
+ * password is in no error text. */
+static void js_remove_gives_up(void **state)
+{
+    struct fx *f = *state;
+    if (!have_server())
+        skip();
+    struct mesh ms;
+    mesh_start(f, &ms, 1, 1200);
+    struct formed fw = {.ms = &ms};
+    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
+                     0);
+    const char *wrong = "not-the-sys-password";
+    assert_int_equal(natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER,
+                                          wrong), 0);
+    struct drained dw = {f->d};
+    uint64_t t0 = net_mono_ms();
+    assert_int_equal(net_loop_run_until(f->loop, queue_drained, &dw,
+                                        WAIT_MS), 0);
+    uint64_t took = net_mono_ms() - t0;
+    struct natsd_health h;
+    natsd_health(f->d, &h);
+    assert_int_equal(h.js_remove_failed, 1);
+    assert_int_equal(h.js_removed, 0);
+    assert_int_equal(h.js_remove_pid, 0);
+    assert_non_null(strstr(h.error, "gave up removing server b"));
+    assert_null(strstr(h.error, wrong));
+    /* Attempts at 0, 0.5 and 1.5 s: the third is past the 1.2 s bound. */
+    assert_true(took >= 1200);
+    assert_non_null(strstr(h.error, "after 3 attempts"));
+    assert_int_equal(h.state, NATSD_READY); /* the server is not touched */
+}
+
+/* Bad arguments, the bounded queue, and cancelling; nothing runs (no
+ * server), so the queue only fills. */
+static void js_remove_arguments_and_queue(void **state)
+{
+    struct fx *f = *state;
+    make(f, "/nonexistent/nats-server", 0);
+    struct natsd *d = f->d;
+    assert_int_equal(natsd_js_remove_peer(d, NULL, "sys", "pw"), -PM_EINVAL);
+    assert_int_equal(natsd_js_remove_peer(d, "", "sys", "pw"), -PM_EINVAL);
+    assert_int_equal(natsd_js_remove_peer(d, "a", NULL, "pw"), -PM_EINVAL);
+    assert_int_equal(natsd_js_remove_peer(d, "a", "sys", ""), -PM_EINVAL);
+    assert_int_equal(natsd_js_remove_peer(d, "a\"b", "sys", "pw"),
+                     -PM_EINVAL);
+    assert_int_equal(natsd_js_remove_peer(d, "a\nb", "sys", "pw"),
+                     -PM_EINVAL);
+    char big[NATSD_JS_PASSWORD_MAX + 1];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(natsd_js_remove_peer(d, "a", "sys", big), -PM_ETOOBIG);
+    big[NATSD_NAME_LEN] = '\0';
+    assert_int_equal(natsd_js_remove_peer(d, big, "sys", "pw"), -PM_ETOOBIG);
+    for (int i = 0; i < NATSD_JS_REMOVE_MAX; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%d", i);
+        assert_int_equal(natsd_js_remove_peer(d, name, "sys", "pw"), 0);
+    }
+    assert_int_equal(natsd_js_remove_peer(d, "one-more", "sys", "pw"),
+                     -PM_EBUSY);
+    /* A name already queued starts over: no new entry. */
+    assert_int_equal(natsd_js_remove_peer(d, "s3", "sys", "pw2"), 0);
+    struct natsd_health h;
+    natsd_health(d, &h);
+    assert_int_equal(h.js_remove_pending, NATSD_JS_REMOVE_MAX);
+    assert_int_equal(h.js_remove_pid, 0); /* no server: no attempt */
+    assert_int_equal(natsd_js_remove_cancel(d, "s3"), 0);
+    assert_int_equal(natsd_js_remove_cancel(d, "s3"), -PM_ENOTFOUND);
+    assert_int_equal(natsd_js_remove_peer(d, "one-more", "sys", "pw"), 0);
+    natsd_stop(d);
+    natsd_health(d, &h);
+    assert_int_equal(h.js_remove_pending, 0);
+}
+
 /* Bad options are refused. */
 static void bad_options(void **state)
 {
@@ -576,6 +983,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(not_ready_is_killed, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(leftover_server_is_killed, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(js_remove_peer_shrinks_meta_group,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(stop_during_removal_leaves_no_child,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(js_remove_gives_up, setup, teardown),
+        cmocka_unit_test_setup_teardown(js_remove_arguments_and_queue, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(bad_options, setup, teardown),
     };
