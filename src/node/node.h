@@ -24,6 +24,10 @@
  *   audit.snap     the FSM state at the log's compaction point, so the
  *                  audit (log, history, replay) can replay what is kept
  *                  (mode 0600: holds the secret).
+ *   audit.snap.next the state a compaction in progress saved (written by a
+ *                  forked child); it becomes audit.snap once the log is
+ *                  compacted to it. The audit reads it if a crash came
+ *                  between the two; a start finishes or discards it.
  * A client home (setup client) holds only identity.json and settings.json.
  *
  * Threading: none. node_run() runs one event loop in the calling thread;
@@ -111,9 +115,11 @@ struct node_run_options {
                                   * HOME/nats.log, HOME/nats.pid */
     int log_to_stderr;           /* 1: diagnostic lines to stderr instead of
                                   * $HOME/pmesh.log */
-    uint64_t compact_every;      /* snapshot + compact after this many
-                                  * applied entries; 0: $PMESH_COMPACT_EVERY
-                                  * if set (tests), else 8192 */
+    uint64_t compact_every;      /* snapshot + compact after at least this
+                                  * many applied entries (more for a large
+                                  * state: docs/limits.md); 0:
+                                  * $PMESH_COMPACT_EVERY if set (tests),
+                                  * else 8192 */
     uint32_t election_timeout_ms;/* 0: raft default */
     uint32_t heartbeat_ms;       /* 0: raft default */
 };
