@@ -485,6 +485,10 @@ int log_open(const char *dir, const struct log_options *opt, struct log **out)
         rc = take_ownership(log);
     if (rc == 0)
         rc = refuse_empty_data_file(dir, &fresh);
+    /* LMDB trusts every page it reads: a damaged one could crash this
+     * process. A child checks the whole store first (verify.c). */
+    if (rc == 0 && !fresh && !(opt && opt->verify_skip))
+        rc = log__verify(dir);
     if (rc == 0)
         rc = log__err(mdb_env_create(&log->env));
     if (rc != 0)

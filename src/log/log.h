@@ -38,6 +38,9 @@ struct log_options {
     uint64_t map_bytes_initial; /* 0: default (64 MiB); grows when full;
                                    values under 64 KiB are raised to it */
     uint64_t map_bytes_max;     /* 0: default (64 GiB) */
+    int verify_skip;            /* 1: skip log_open's full check of an
+                                   existing store (benchmarks only; the
+                                   node never sets it). See log_open. */
 };
 
 /* Raft's persistent state (Figure 2: currentTerm, votedFor) plus commit. */

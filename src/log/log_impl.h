@@ -154,4 +154,13 @@ int log__err(int rc);
 /* Double the map (up to map_bytes_max). -PM_ENOSPC when already at max. */
 int log__grow(struct log *log);
 
+/* --- verify.c ------------------------------------------------------------ */
+/* Check the existing store in DIR (its data.mdb) in a forked child before
+ * this process maps it: LMDB's structure (meta pages, every page of every
+ * tree, the free list) and every record's CRC (verify.c says exactly what).
+ * 0 if sound; -PM_ECORRUPT, with a "store damaged: ..." line logged, if
+ * anything is damaged or the check crashed or hung on it; -PM_EIO or an
+ * errno code if it could not run. */
+int log__verify(const char *dir);
+
 #endif
