@@ -867,8 +867,8 @@ static void stop_during_removal_leaves_no_child(void **state)
 }
 
 /* A removal that cannot succeed (here: a wrong password) is retried with
- * backoff, then given up with one clear error after the bound; the
- * password is in no error text. */
+ * backoff, then given up with one clear error after the bound; no
+ * password is in an error text or a log line. */
 static void js_remove_gives_up(void **state)
 {
     struct fx *f = *state;
@@ -879,14 +879,27 @@ static void js_remove_gives_up(void **state)
     struct formed fw = {.ms = &ms};
     assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
                      0);
+    /* Every diagnostic line, to look for the passwords in. */
+    char say[128];
+    snprintf(say, sizeof say, "%s/say.log", f->dir);
+    assert_int_equal(pm_say_open(say), 0);
+    pm_say_level(PM_DEBUG);
     const char *wrong = "not-the-sys-password";
-    assert_int_equal(natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER,
-                                          wrong), 0);
+    int rc = natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER, wrong);
     struct drained dw = {f->d};
     uint64_t t0 = net_mono_ms();
-    assert_int_equal(net_loop_run_until(f->loop, queue_drained, &dw,
-                                        WAIT_MS), 0);
+    int rc2 = net_loop_run_until(f->loop, queue_drained, &dw, WAIT_MS);
     uint64_t took = net_mono_ms() - t0;
+    int rc3 = natsd_js_remove_peer(f->d, "c", FSM_NATSCONF_SYS_USER, ms.pw);
+    pm_say_open(NULL);
+    pm_say_level(getenv("PMESH_DEBUG") != NULL ? PM_DEBUG : PM_WARN);
+    assert_int_equal(rc, 0);
+    assert_int_equal(rc2, 0);
+    assert_int_equal(rc3, 0);
+    assert_true(file_has(f->dir, "say.log", "gave up removing server b"));
+    assert_false(file_has(f->dir, "say.log", wrong));
+    assert_false(file_has(f->dir, "say.log", ms.pw));
+    assert_int_equal(natsd_js_remove_cancel(f->d, "c"), 0);
     struct natsd_health h;
     natsd_health(f->d, &h);
     assert_int_equal(h.js_remove_failed, 1);
@@ -898,6 +911,12 @@ static void js_remove_gives_up(void **state)
     assert_true(took >= 1200);
     assert_non_null(strstr(h.error, "after 3 attempts"));
     assert_int_equal(h.state, NATSD_READY); /* the server is not touched */
+    /* A later call for the name starts over: an attempt at once. */
+    assert_int_equal(natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER,
+                                          ms.pw), 0);
+    natsd_health(f->d, &h);
+    assert_int_equal(h.js_remove_pending, 1);
+    assert_true(h.js_remove_pid > 0);
 }
 
 /* Bad arguments, the bounded queue, and cancelling; nothing runs (no
