@@ -134,7 +134,7 @@ struct natsd {
         int fd;                  /* read end of its report pipe, -1 */
         char name[NATSD_NAME_LEN]; /* whose attempt it is */
         struct net_timer *t;     /* next attempt; or the child's bound */
-        uint32_t removed, failed;
+        uint32_t attempts, removed, failed;
     } js;
 };
 
@@ -1142,6 +1142,7 @@ static int js_attempt(struct natsd *d, struct js_removal *e)
     }
     d->js.pid = pid;
     d->js.fd = p[0];
+    d->js.attempts++;
     memcpy(d->js.name, name, sizeof d->js.name);
     pm_say(PM_DEBUG, "nats", "removing server %s from the JetStream meta "
            "group through %s (attempt %u, pid %ld)", name, url, e->attempts,
@@ -1456,6 +1457,7 @@ void natsd_health(const struct natsd *d, struct natsd_health *out)
     out->monitor_age_ms = d->h.have_monitor ? now - d->monitor_ms : 0;
     out->js_remove_pending = (uint32_t)d->js.n;
     out->js_remove_pid = d->js.pid;
+    out->js_remove_attempts = d->js.attempts;
     out->js_removed = d->js.removed;
     out->js_remove_failed = d->js.failed;
 }

@@ -173,6 +173,7 @@ struct natsd_health {
     /* JetStream peer removals (natsd_js_remove_peer); valid always. */
     uint32_t js_remove_pending; /* names queued, the one at work included */
     pid_t js_remove_pid;        /* the attempt's child, 0 when none runs */
+    uint32_t js_remove_attempts;/* attempts started */
     uint32_t js_removed;        /* names done (removed, or not a peer) */
     uint32_t js_remove_failed;  /* names given up on */
 };

@@ -800,6 +800,8 @@ static void js_remove_peer_shrinks_meta_group(void **state)
     }
 
     /* Already removed, and never a peer: both done, nothing retried. */
+    natsd_health(ms.d[0], &h);
+    uint32_t attempts = h.js_remove_attempts;
     assert_int_equal(natsd_js_remove_peer(ms.d[0], ms.m[gone].name,
                                           FSM_NATSCONF_SYS_USER, ms.pw), 0);
     assert_int_equal(natsd_js_remove_peer(ms.d[0], "nosuch",
@@ -807,12 +809,10 @@ static void js_remove_peer_shrinks_meta_group(void **state)
     natsd_health(ms.d[0], &h);
     assert_int_equal(h.js_remove_pending, 2);
     struct drained dw = {ms.d[0]};
-    uint64_t t0 = net_mono_ms();
     assert_int_equal(net_loop_run_until(f->loop, queue_drained, &dw,
                                         WAIT_MS), 0);
-    /* Each in one attempt: no retry delay was waited. */
-    assert_true(net_mono_ms() - t0 < NATSD_JS_REMOVE_RETRY_MIN_MS);
     natsd_health(ms.d[0], &h);
+    assert_int_equal(h.js_remove_attempts - attempts, 2); /* one each */
     assert_int_equal(h.js_removed, 3);
     assert_int_equal(h.js_remove_failed, 0);
     assert_int_equal(jsz_meta(ms.m[other].http_port, ms.m[gone].name,
@@ -885,11 +885,13 @@ static void js_remove_gives_up(void **state)
     assert_int_equal(pm_say_open(say), 0);
     pm_say_level(PM_DEBUG);
     const char *wrong = "not-the-sys-password";
+    uint64_t t0 = net_mono_ms();
     int rc = natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER, wrong);
     struct drained dw = {f->d};
-    uint64_t t0 = net_mono_ms();
     int rc2 = net_loop_run_until(f->loop, queue_drained, &dw, WAIT_MS);
     uint64_t took = net_mono_ms() - t0;
+    struct natsd_health h;
+    natsd_health(f->d, &h);
     int rc3 = natsd_js_remove_peer(f->d, "c", FSM_NATSCONF_SYS_USER, ms.pw);
     pm_say_open(NULL);
     pm_say_level(getenv("PMESH_DEBUG") != NULL ? PM_DEBUG : PM_WARN);
@@ -900,16 +902,18 @@ static void js_remove_gives_up(void **state)
     assert_false(file_has(f->dir, "say.log", wrong));
     assert_false(file_has(f->dir, "say.log", ms.pw));
     assert_int_equal(natsd_js_remove_cancel(f->d, "c"), 0);
-    struct natsd_health h;
-    natsd_health(f->d, &h);
     assert_int_equal(h.js_remove_failed, 1);
     assert_int_equal(h.js_removed, 0);
     assert_int_equal(h.js_remove_pid, 0);
     assert_non_null(strstr(h.error, "gave up removing server b"));
     assert_null(strstr(h.error, wrong));
-    /* Attempts at 0, 0.5 and 1.5 s: the third is past the 1.2 s bound. */
+    /* Attempts at 0, 0.5 and 1.5 s (the third past the 1.2 s bound), or
+     * fewer if the machine is slow: retried, and not given up early. */
     assert_true(took >= 1200);
-    assert_non_null(strstr(h.error, "after 3 attempts"));
+    assert_true(h.js_remove_attempts >= 2);
+    char want[64];
+    snprintf(want, sizeof want, "after %u attempts", h.js_remove_attempts);
+    assert_non_null(strstr(h.error, want));
     assert_int_equal(h.state, NATSD_READY); /* the server is not touched */
     /* A later call for the name starts over: an attempt at once. */
     assert_int_equal(natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER,
