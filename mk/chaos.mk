@@ -121,7 +121,7 @@ check-chaos-fuzz-corpus: $(addprefix $(BUILD)/fuzz/replay_,$(CHAOS_REPLAYS))
 # owner's fix lands; drop a name once its fix is in (the test then prints
 # XPASS as a reminder if it is still listed).
 CHAOS_KNOWN_FINDINGS ?=
-DISK_TESTS     := full corrupt torn
+DISK_TESTS     := full corrupt torn pages
 SECURITY_TESTS := modes secrets unauth
 CHECKS += $(addprefix check-disk-,$(DISK_TESTS)) $(addprefix check-security-,$(SECURITY_TESTS))
 .PHONY: $(addprefix check-disk-,$(DISK_TESTS)) $(addprefix check-security-,$(SECURITY_TESTS))

@@ -17,6 +17,8 @@
  *   PM_DAMAGE_SEED=N    the seed (default: from the clock; always printed)
  *   PM_DAMAGE_TRIALS=N  trials (default 400)
  *   PM_DAMAGE_VERBOSE=1 show the store's error lines (why each refusal)
+ *   PM_DAMAGE_COST_MB=N the store size for the open-time cost figure
+ *                       (default 4; printed, never asserted: bench/ rule)
  *   PM_DAMAGE_NOVERIFY=1  open with log_options.verify_skip, i.e. without
  *                       the open-time check, to measure what LMDB alone
  *                       does; the counts are printed and nothing is
@@ -574,10 +576,82 @@ static void random_damage_never_crashes_or_serves_wrong_data(void **state)
     }
 }
 
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median time of 5 opens of DIR (with or without the check). */
+static double open_ms(const char *dir, int skip, uint64_t want_last)
+{
+    double t[5];
+    for (int i = 0; i < 5; i++) {
+        struct log_options o = {.verify_skip = skip};
+        struct log *log;
+        double t0 = now_ms();
+        assert_int_equal(log_open(dir, &o, &log), 0);
+        t[i] = now_ms() - t0;
+        assert_int_equal(log_last_index(log), want_last);
+        log_close(log);
+    }
+    qsort(t, 5, sizeof *t, cmp_double);
+    return t[2];
+}
+
+/* What the open-time check costs, per MB of store (printed for
+ * docs/reliability.md; the store is what a node holds: 1 KiB entries and
+ * a few thousand state keys). */
+static void the_open_time_check_costs_a_bounded_time_per_mb(void **state)
+{
+    (void)state;
+    const char *s = getenv("PM_DAMAGE_COST_MB");
+    uint64_t mb = s ? strtoull(s, NULL, 0) : 4;
+    char *dir = tl_mkdtemp("logcost");
+    assert_non_null(dir);
+    struct log *log;
+    assert_int_equal(log_open(dir, NULL, &log), 0);
+    static uint8_t buf[256][1024];
+    struct pm_entry e[256];
+    uint64_t next = 1, target = mb << 20, bytes = 0;
+    while (bytes < target) {
+        for (size_t i = 0; i < 256; i++, next++) {
+            e[i] = (struct pm_entry){.index = next, .term = 1, .type = 1,
+                                     .len = sizeof buf[i], .data = buf[i]};
+            ent_fill(next, buf[i], sizeof buf[i]);
+        }
+        struct log_batch b = {.entries = e, .n_entries = 256};
+        assert_int_equal(log_write(log, &b), 0);
+        bytes += 256 * (sizeof buf[0] + 40);
+    }
+    assert_int_equal(put_state(log, 0), 0);
+    log_close(log);
+    char path[600];
+    snprintf(path, sizeof path, "%s/data.mdb", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    double with = open_ms(dir, 0, next - 1), without = open_ms(dir, 1, next - 1);
+    double file_mb = (double)st.st_size / (1 << 20);
+    printf("# open-time check: store %.1f MB (%llu entries, %u state keys): "
+           "open %.2f ms with the check, %.2f ms without: %.2f ms per MB\n",
+           file_mb, (unsigned long long)(next - 1), N_KEYS, with, without,
+           (with - without) / file_mb);
+    tl_rmrf(dir);
+    free(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_damage_never_crashes_or_serves_wrong_data),
+        cmocka_unit_test(the_open_time_check_costs_a_bounded_time_per_mb),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
