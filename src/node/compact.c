@@ -10,7 +10,10 @@
  * success, the next group commit also moves the log's base to A (snapshot
  * metadata + compaction, in the same LMDB transaction as the turn's
  * entries), and only after that commit is AUDIT_NEXT renamed over
- * AUDIT_BASE. So at every instant one of the two files holds, durably and
+ * AUDIT_BASE. That rename is not synced in the loop (a directory fsync
+ * costs milliseconds there): until it is durable, AUDIT_NEXT still holds
+ * the base, and the next child syncs the directory before it writes a new
+ * AUDIT_NEXT. So at every instant one of the two files holds, durably and
  * whole, the FSM state at the log's base:
  *
  *   crash while the child writes      base B, audit.snap = B (.next.tmp
@@ -115,6 +118,10 @@ static void child_main(struct node *n, pid_t parent, enum fault f)
     if (close_range(3, ~0u, 0) != 0)
         for (int fd = 3; fd < 1024; fd++)
             close(fd);
+    /* The last compaction's rename must be durable before AUDIT_NEXT, which
+     * it moved away, is written again (the loop did not sync it). */
+    if (home_sync(n->home) != 0)
+        _exit(1);
     if (f == FAULT_CHILD_FAIL)
         _exit(1);
     if (f == FAULT_CHILD_SLOW)
@@ -263,7 +270,7 @@ void node_compact_done(struct node *n, uint64_t a)
     if (fault() == FAULT_BEFORE_RENAME)
         raise(SIGKILL);
     uint64_t t0 = node_now();
-    int rc = home_rename_file(n->home, AUDIT_NEXT, AUDIT_BASE);
+    int rc = home_rename_file(n->home, AUDIT_NEXT, AUDIT_BASE, 0);
     if (rc != 0) /* the audit reads AUDIT_NEXT; the next start renames */
         pm_say(PM_WARN, "node", "renaming %s: %s", AUDIT_NEXT,
                pm_strerror(rc));
@@ -304,7 +311,7 @@ int node_audit_base_save(struct node *n, const uint8_t *snap, size_t len)
 
 void node_audit_base_commit(struct node *n)
 {
-    int rc = home_rename_file(n->home, AUDIT_NEXT, AUDIT_BASE);
+    int rc = home_rename_file(n->home, AUDIT_NEXT, AUDIT_BASE, 1);
     if (rc != 0)
         pm_say(PM_WARN, "node", "renaming %s: %s", AUDIT_NEXT,
                pm_strerror(rc));
@@ -384,7 +391,7 @@ void node_audit_base_recover(const char *home, uint64_t base)
     if (rc == 0 && base != 0 && at == base) {
         /* Stopped between the compaction and the rename: finish it (the
          * current file, if any, is of an older base). */
-        rc = home_rename_file(home, AUDIT_NEXT, AUDIT_BASE);
+        rc = home_rename_file(home, AUDIT_NEXT, AUDIT_BASE, 1);
         pm_say(rc == 0 ? PM_INFO : PM_WARN, "node", "state at the log's base "
                "%" PRIu64 ": %s %s", base, AUDIT_NEXT,
                rc == 0 ? "completed" : pm_strerror(rc));

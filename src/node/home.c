@@ -118,7 +118,10 @@ fail:
     return rc;
 }
 
-int home_rename_file(const char *home, const char *from, const char *to)
+int home_sync(const char *home) { return fsync_dir(home); }
+
+int home_rename_file(const char *home, const char *from, const char *to,
+                     int durable)
 {
     char a[4096], b[4096];
     int rc = home_path(a, sizeof a, home, from);
@@ -128,7 +131,7 @@ int home_rename_file(const char *home, const char *from, const char *to)
         return rc;
     if (rename(a, b) != 0)
         return errno == ENOENT ? -PM_ENOTFOUND : pm_from_errno(errno);
-    return fsync_dir(home);
+    return durable ? fsync_dir(home) : 0;
 }
 
 void home_secret_encode(const uint8_t secret[32], char out[44])

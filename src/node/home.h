@@ -54,9 +54,12 @@ int home_identity_read(const char *home, struct home_identity *id);
 int home_write_file(const char *home, const char *leaf, const void *bytes,
                     size_t len, unsigned mode);
 
-/* Rename HOME/FROM to HOME/TO (replacing TO) and make the rename durable
- * (directory fsync). -PM_ENOTFOUND if FROM is absent. */
-int home_rename_file(const char *home, const char *from, const char *to);
+/* Rename HOME/FROM to HOME/TO (replacing TO); DURABLE: and make the rename
+ * durable (directory fsync). -PM_ENOTFOUND if FROM is absent. */
+int home_rename_file(const char *home, const char *from, const char *to,
+                     int durable);
+/* Make the directory entries of HOME durable (fsync of the directory). */
+int home_sync(const char *home);
 
 /* Secret text form: base64url without padding (the seed URL's). OUT needs
  * 44 bytes. */
