@@ -111,11 +111,28 @@ struct log_entries {
  * OPT may be NULL (defaults). On success *OUT is the handle; release it with
  * log_close(). A store is created only where none exists (no data file, or
  * one whose creation never committed); a store with data is never
- * completed with empty tables. Errors: -PM_ECORRUPT if the environment or
- * its metadata is damaged ("store damaged": a table or the format record
- * missing, a meta record unknown or failing its checksum, a gap or a
- * mismatch between the stored range and the compaction point, a truncated
- * or empty data file); -PM_EVERSION for a store of another format (older
+ * completed with empty tables.
+ *
+ * An existing store is checked whole before this process maps any of it:
+ * LMDB has no page checksums and trusts every page it reads, so a damaged
+ * page could otherwise crash the caller (or a later commit overwrite live
+ * data through a damaged free list). A forked child checks LMDB's meta
+ * pages, every page of every table and of the free list, and every entry,
+ * state and meta record's CRC (src/log/verify.c has the list); if it
+ * finds damage, or crashes or hangs on the file, log_open returns
+ * -PM_ECORRUPT after logging one "store damaged: ..." line, and this
+ * process never touched the damaged pages. The cost is about 1 ms per MB
+ * of store with the file cached, plus a fork (docs/reliability.md); it
+ * bounds the store a node opens, which holds the log since its last
+ * compaction plus the FSM state. Damage that appears while the store is
+ * open is found by the record checks on read only. OPT->verify_skip turns
+ * the check off (micro-benchmarks; never the node).
+ *
+ * Errors: -PM_ECORRUPT if the store is damaged ("store damaged": a page
+ * LMDB would misread, a table or the format record missing, a record
+ * failing its checksum, a meta record unknown, a gap or a mismatch between
+ * the stored range and the compaction point, a truncated or empty data
+ * file); -PM_EVERSION for a store of another format (older
  * formats are not converted); -PM_EBUSY if DIR is already open (in this or
  * another process: one handle per directory); -PM_EINVAL if map_bytes_max
  * < map_bytes_initial; errno-derived codes otherwise. */

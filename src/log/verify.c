@@ -16,8 +16,9 @@
  *
  *  1. the file's structure, read with pread() and bounds-checked (no map):
  *     both meta pages (LMDB's magic and version, transaction ids that
- *     alternate between the two as LMDB writes them, so a damaged id cannot
- *     make LMDB pick the stale tree), then every page of every tree reachable
+ *     alternate between the two as LMDB writes them, and an order that the
+ *     older page's free list confirms, so that a damaged id cannot make
+ *     LMDB pick the stale tree), then every page of every tree reachable
  *     from the newest meta (free list, main database, the three tables):
  *     page number, type, bounds, every node inside its page, key sizes,
  *     keys strictly ascending within each page and within the range its
@@ -25,7 +26,8 @@
  *     file, no page used twice, the tree's counts equal to what the meta or
  *     main-database record says; and every page the free list names is a
  *     page of the file that no tree uses (so a commit never reuses a live
- *     page);
+ *     page), listed once (a duplicate makes LMDB abort() in the next
+ *     commit), under a transaction id no newer than the tree's;
  *  2. the data, through LMDB (opened read-only, without the lock file):
  *     every log entry, FSM state record and meta record is read and its
  *     CRC32C checked, log keys are contiguous and start after the
@@ -37,9 +39,17 @@
  * env.c refuses those with its own message (-PM_EVERSION, or the missing
  * table named).
  *
- * Cost: every page in use is read once by step 1 and once more through the
- * map by step 2, plus one fork; see docs/reliability.md for the measured
- * time per MB.
+ * Cost: every page in use is read once by step 1 (the older meta page's
+ * free list once more) and once more through the map by step 2, plus one
+ * fork; see docs/reliability.md for the measured time per MB.
+ *
+ * Rules that hold in every store LMDB 0.9 writes (tests/log/crash.c
+ * reopens through this check after hundreds of kill -9s): transaction T
+ * writes meta page T % 2; T's free-list record (key T) lists the pages T
+ * freed; T reuses only pages freed by transactions before T - 1, so the
+ * trees of both meta pages stay intact and pages freed by T - 1 are in
+ * neither T's tree nor T - 1's. No check requires that every page be used
+ * or free: a leaked page is harmless.
  *
  * The LMDB file format read here is that of LMDB 0.9 (data version 1) on a
  * 64-bit host: page numbers and sizes are native 8-byte words. */
@@ -135,6 +145,9 @@ struct chk {
     uint64_t last_pg;        /* pages [0, last_pg] are in use */
     uint8_t *used;           /* bitmap: pages of some tree */
     uint8_t *freed;          /* bitmap: pages the free list names */
+    uint64_t txn_max;        /* free-list keys (transaction ids) are <= */
+    uint64_t mark_txn;       /* the record of this transaction id ... */
+    uint8_t *mark;           /* ... names these pages (NULL: not wanted) */
     unsigned key_max;
     char tname[N_TABLES][8];
     struct dbrec trec[N_TABLES];
@@ -240,19 +253,26 @@ static int overflow(struct chk *c, struct tree *t, uint64_t pgno,
     return rc;
 }
 
-/* A free-list record: a count then that many page numbers. */
-static int free_record(struct chk *c, struct tree *t, const uint8_t *d,
-                       uint64_t dsize)
+/* A free-list record: the transaction id that freed the pages (the key),
+ * a count, then that many page numbers. */
+static int free_record(struct chk *c, struct tree *t, uint64_t txn,
+                       const uint8_t *d, uint64_t dsize)
 {
     if (dsize < 8 || dsize % 8 != 0 || get64(d) != dsize / 8 - 1)
         return bad(c, "free list: a record of %llu bytes is malformed",
                    (unsigned long long)dsize);
+    if (txn > c->txn_max)
+        return bad(c, "free list: pages freed by transaction %llu in the "
+                   "tree of transaction %llu", (unsigned long long)txn,
+                   (unsigned long long)c->txn_max);
     for (uint64_t i = 1; i < dsize / 8; i++) {
         uint64_t p = get64(d + i * 8);
         if (p < 2 || p > c->last_pg || (c->freed[p / 8] & (1u << (p % 8))))
             return bad(c, "free list: page %llu is out of range or listed "
                        "twice", (unsigned long long)p);
         c->freed[p / 8] |= (uint8_t)(1u << (p % 8));
+        if (c->mark && txn == c->mark_txn)
+            c->mark[p / 8] |= (uint8_t)(1u << (p % 8));
     }
     (void)t;
     return 0;
@@ -278,12 +298,13 @@ static int leaf_value(struct chk *c, struct tree *t, const uint8_t *key,
     if (nflags & ~F_BIGDATA)
         return bad(c, "%s: a record with node flags 0x%x", t->name, nflags);
     if (!(nflags & F_BIGDATA))
-        return t->kind == T_FREE ? free_record(c, t, val, dsize) : 0;
+        return t->kind == T_FREE ? free_record(c, t, get64(key), val, dsize)
+                                 : 0;
     uint8_t *data = NULL;
     int rc = overflow(c, t, get64(val), dsize,
                       t->kind == T_FREE ? &data : NULL);
     if (rc == 0 && data)
-        rc = free_record(c, t, data + PAGEHDR, dsize);
+        rc = free_record(c, t, get64(key), data + PAGEHDR, dsize);
     free(data);
     return rc;
 }
@@ -413,6 +434,43 @@ static int tree(struct chk *c, struct tree *t)
     return 0;
 }
 
+/* The older meta page's tree is intact too (LMDB reuses no page that
+ * either meta page's tree uses). Its free list says whether the two meta
+ * pages are in the right order, which their transaction ids alone cannot
+ * (one damaged id can swap them and still alternate): it holds no key
+ * above its own id, and the pages its own transaction freed are no longer
+ * in the newer tree (the newer transaction could not reuse them). NEWER
+ * is the newer tree's used-page bitmap. */
+static int check_older_free_list(struct chk *c, const uint8_t *meta,
+                                 uint64_t txn, const uint8_t *newer,
+                                 size_t bits)
+{
+    struct tree fr = {.name = "the older meta page's free list",
+                      .kind = T_FREE, .key_len = 8};
+    dbrec_read(meta + META_DBS, &fr.rec);
+    uint64_t last_pg = c->last_pg;
+    uint64_t old_last = get64(meta + META_LAST_PG);
+    if (old_last < c->last_pg)
+        c->last_pg = old_last; /* the older tree lies within its own */
+    c->used = calloc(bits, 1);
+    c->freed = calloc(bits, 1);
+    c->mark = calloc(bits, 1);
+    c->txn_max = txn;
+    c->mark_txn = txn;
+    int rc = c->used && c->freed && c->mark ? tree(c, &fr) : -PM_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < bits; i++)
+        if (c->mark[i] & newer[i])
+            rc = bad(c, "the meta pages are in the wrong order: the older "
+                     "one's transaction freed pages the newer tree uses "
+                     "(near page %zu)", i * 8);
+    free(c->used);
+    free(c->freed);
+    free(c->mark);
+    c->mark = NULL;
+    c->last_pg = last_pg;
+    return rc;
+}
+
 /* Step 1 (see the file comment). */
 static int check_structure(struct chk *c, const char *path)
 {
@@ -454,7 +512,9 @@ static int check_structure(struct chk *c, const char *path)
         return bad(c, "the meta pages' transaction ids %llu and %llu do not "
                    "alternate", (unsigned long long)txn[0],
                    (unsigned long long)txn[1]);
-    const uint8_t *meta = m[txn[0] < txn[1]] + PAGEHDR;
+    int newest = txn[0] < txn[1]; /* LMDB's choice; 0 on a tie */
+    const uint8_t *meta = m[newest] + PAGEHDR;
+    c->txn_max = txn[newest];
     c->last_pg = get64(meta + META_LAST_PG);
     c->file_pages = (uint64_t)st.st_size / psize;
     if (c->last_pg < 1 || c->last_pg >= c->file_pages)
@@ -494,7 +554,14 @@ static int check_structure(struct chk *c, const char *path)
         if (c->used[i] & c->freed[i])
             return bad(c, "free list: it names a page in use (near page %zu)",
                        i * 8);
-    return 0;
+    if (txn[0] == txn[1])
+        return 0; /* no commit yet: both trees are empty */
+    uint8_t *newer = c->used, *newer_freed = c->freed;
+    rc = check_older_free_list(c, m[!newest] + PAGEHDR, txn[!newest], newer,
+                               bits);
+    c->used = newer;
+    c->freed = newer_freed;
+    return rc;
 }
 
 /* ---- step 2: the data, through LMDB ---------------------------------------- */
@@ -685,6 +752,9 @@ _Noreturn static void child(const char *dir, int out)
         v.rc = check_structure(&c, path);
         if (v.rc == 0)
             v.rc = check_data(&c, dir);
+        free(c.used);
+        free(c.freed);
+        close(c.fd);
     }
     ssize_t w = write(out, &v, sizeof v);
     _exit(w == (ssize_t)sizeof v ? 0 : 1);

@@ -3,9 +3,11 @@
  *
  * A store with every page kind (LMDB's two meta pages, the main database,
  * branch, leaf and overflow pages of the log, meta and state tables, the
- * free list) is built once. Each trial copies it, XORs 1-3 random bytes of
- * one page (half the time inside the page header and node-pointer area,
- * where LMDB trusts offsets and counts), then, in a child process, opens the
+ * free list) is built once. Each trial copies it and damages one page: most
+ * often 1-3 random bytes XORed (half the time inside the page header and
+ * node-pointer area, where LMDB trusts offsets and counts), else the page
+ * zeroed (a lost write) or overwritten with another page (a misdirected
+ * write). Then, in a child process, opens the
  * store and reads every entry, state record and meta record through log.h,
  * writes a batch (append, state puts and deletes, compaction: the free list
  * is used), reopens and reads everything again. The parent classifies the
@@ -16,6 +18,7 @@
  * Environment (to measure; the defaults are the check):
  *   PM_DAMAGE_SEED=N    the seed (default: from the clock; always printed)
  *   PM_DAMAGE_TRIALS=N  trials (default 400)
+ *   PM_DAMAGE_KEEP=DIR  keep the damaged file of a failing trial there
  *   PM_DAMAGE_VERBOSE=1 show the store's error lines (why each refusal)
  *   PM_DAMAGE_COST_MB=N the store size for the open-time cost figure
  *                       (default 4; printed, never asserted: bench/ rule)
@@ -419,12 +422,19 @@ static void damage(uint8_t *buf, size_t len, uint64_t *rng, int *kind_out)
         size_t lower = (size_t)(p[12] | p[13] << 8);
         hot = lower > 16 && lower <= PSIZE ? lower : 16;
     }
-    int flips = 1 + (int)(rng_next(rng) % 3);
-    int in_hot = rng_next(rng) % 2;
-    for (int i = 0; i < flips; i++) {
-        size_t off = (size_t)(rng_next(rng) % (in_hot ? hot : PSIZE));
-        uint8_t x = (uint8_t)(1 + rng_next(rng) % 255);
-        p[off] ^= x;
+    unsigned mode = (unsigned)(rng_next(rng) % 10);
+    if (mode == 0) {        /* a lost write: the page reads as zeros */
+        memset(p, 0, PSIZE);
+    } else if (mode == 1) { /* a misdirected write: another page's bytes */
+        memcpy(p, buf + (rng_next(rng) % pages) * PSIZE, PSIZE);
+    } else {                /* flipped bits */
+        int flips = 1 + (int)(rng_next(rng) % 3);
+        int in_hot = rng_next(rng) % 2;
+        for (int i = 0; i < flips; i++) {
+            size_t off = (size_t)(rng_next(rng) % (in_hot ? hot : PSIZE));
+            uint8_t x = (uint8_t)(1 + rng_next(rng) % 255);
+            p[off] ^= x;
+        }
     }
     *kind_out = kind;
 }
@@ -535,14 +545,25 @@ static void random_damage_never_crashes_or_serves_wrong_data(void **state)
                 o = O_REFUSED_LATE; break;
             default: o = O_CRASH; break;
         }
-        if ((o == O_CRASH || o == O_HANG || o == O_WRONG) && !measuring)
+        if ((o == O_CRASH || o == O_HANG || o == O_WRONG) && !measuring) {
             printf("# trial %d (%s page): %s at stage '%c' (status 0x%x)\n",
                    i, kind_names[kind], out_names[o], st, ws);
+            const char *keep = getenv("PM_DAMAGE_KEEP");
+            if (keep) {
+                char kp[700];
+                snprintf(kp, sizeof kp, "%s/trial-%d.mdb", keep, i);
+                spill(kp, buf, len);
+                printf("# damaged file kept as %s\n", kp);
+            }
+        }
         if (o == O_CRASH || o == O_HANG || o == O_WRONG || o == O_REFUSED_LATE) {
             size_t l = strlen(stages[o]);
             if (!strchr(stages[o], st) && l < 7)
                 stages[o][l] = st;
         }
+        if (getenv("PM_DAMAGE_VERBOSE"))
+            printf("# trial %d (%s page): %s\n", i, kind_names[kind],
+                   out_names[o]);
         count[kind][o]++;
         total[o]++;
     }
