@@ -259,8 +259,9 @@ void node_waits_index_watch(struct node *n, struct wait *w);
  * node_compact_fill: write_pending(): once the child succeeded, put the
  *   snapshot metadata of A and the compaction to A into batch B (META and
  *   CFG are the caller's storage); returns 1 if it did.
- * node_compact_done: after that batch is durable: audit.snap.next becomes
- *   audit.snap, the core hears RAFT_EV_COMPACTED at A.
+ * node_compact_done: after that batch is durable (WRITE_MS: how long its
+ *   write took): audit.snap.next becomes audit.snap, the core hears
+ *   RAFT_EV_COMPACTED at A.
  * node_compact_abort: kill and reap the child, forget a finished one
  *   (shutdown, snapshot install). */
 uint64_t node_compact_threshold(const struct node *n);
@@ -268,7 +269,7 @@ void node_compact_maybe_start(struct node *n);
 int node_compact_fill(struct node *n, struct log_batch *b,
                       struct log_snapshot_meta *meta, uint8_t *cfg,
                       size_t cfg_cap);
-void node_compact_done(struct node *n, uint64_t index);
+void node_compact_done(struct node *n, uint64_t index, uint64_t write_ms);
 void node_compact_abort(struct node *n);
 /* Snapshot install: save its state as audit.snap.next (durably; aborts a
  * compaction child first) before the store's base moves; after the store

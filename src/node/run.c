@@ -527,7 +527,7 @@ static int write_pending(struct node *n, int compact)
         node_step(n, &ev, NULL);
     }
     if (compacted != 0)
-        node_compact_done(n, compacted);
+        node_compact_done(n, compacted, took);
     return 0;
 }
 
