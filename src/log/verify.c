@@ -60,6 +60,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -760,8 +761,22 @@ _Noreturn static void child(const char *dir, int out)
     _exit(w == (ssize_t)sizeof v ? 0 : 1);
 }
 
+/* The child holds none of the caller's descriptors: a killed caller's
+ * flock()s (the store's owner.lock, the node's pid file) must not outlive
+ * it in the child. */
+static void close_inherited(int keep)
+{
+    if ((keep <= 3 || close_range(3, (unsigned)keep - 1, 0) == 0) &&
+        close_range((unsigned)keep + 1, ~0u, 0) == 0)
+        return;
+    for (int fd = 3; fd < 4096; fd++) /* kernels before 5.9 */
+        if (fd != keep)
+            close(fd);
+}
+
 int log__verify(const char *dir)
 {
+    pid_t parent = getpid();
     int pfd[2];
     if (pipe2(pfd, O_CLOEXEC) != 0)
         return pm_from_errno(errno);
@@ -775,7 +790,11 @@ int log__verify(const char *dir)
         return pm_from_errno(err);
     }
     if (pid == 0) {
-        close(pfd[0]);
+        /* The check is the caller's business only: it dies with it. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        close_inherited(pfd[1]);
         /* Whatever the parent does with these (a test harness catching
          * SIGSEGV, say), here they must end the child. */
         static const int sigs[] = {SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL,

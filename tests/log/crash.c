@@ -131,6 +131,13 @@ static int verify(const char *dir, const struct ack *a, int kill_no)
 {
     struct log *log;
     int rc = log_open(dir, NULL, &log);
+    /* A writer killed inside log_open leaves its store check (a child,
+     * src/log/verify.c) to be killed with it, which takes a moment; until
+     * then the directory may still read as in use. */
+    for (int i = 0; rc == -PM_EBUSY && i < 100; i++) {
+        usleep(10000);
+        rc = log_open(dir, NULL, &log);
+    }
     if (rc != 0) {
         fprintf(stderr, "log-crash: kill %d: reopen failed: %s\n", kill_no,
                 pm_strerror(rc));
