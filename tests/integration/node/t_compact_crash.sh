@@ -114,7 +114,34 @@ wait_for 5 "compaction after the failure" \
     bash -c "[ \$('$PMESH' --home '$A' status --json | jq .first_index) -gt $first ]"
 stop a
 
-# 5. Damaged saved-state files: a garbage audit.snap.next is removed at
+# 5. A child killed by someone else: warned, never compacted, retried; and
+# a clean stop while a child works kills and reaps it.
+child_of_a() { pgrep -P "${PIDS[a]}" >/dev/null; }
+until_child() {  # sets until the node has a compaction child
+    local i
+    for i in $(seq 500); do
+        child_of_a && return 0
+        pm a set "x.$i" 1 >/dev/null || fail "set"
+    done
+    fail "no compaction child after 500 sets"
+}
+start_a child-slow
+until_child
+first=$(status_field a .first_index)
+kill -9 "$(pgrep -P "${PIDS[a]}")"
+wait_for 5 "the killed child is logged" grep -q 'failed (killed by signal 9)' \
+    "$A/pmesh.log"
+[ "$(status_field a .first_index)" = "$first" ] ||
+    fail "compacted although the child was killed"
+sleep 1.2 # the retry backoff
+until_child
+stop a
+pgrep -f -- "[-]-home $A start" >/dev/null &&
+    fail "a compaction child outlived the node's stop"
+check_after_restart "child killed, then a stop while a child worked"
+stop a
+
+# 6. Damaged saved-state files: a garbage audit.snap.next is removed at
 # start; a damaged audit.snap is never read as state: the audit says why.
 head -c 100 /dev/urandom >"$A/audit.snap.next"
 check_after_restart "garbage audit.snap.next"
