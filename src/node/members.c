@@ -17,11 +17,14 @@
 
 #include "base/err.h"
 #include "base/say.h"
+#include "fsm/natsconf.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <sodium.h>
 
 /* A learner this close to the leader's commit index counts as caught up. */
 #define NODE_CATCH_UP_SLACK 64
@@ -337,4 +340,48 @@ unweight:
             propose_change(n, &cand, NULL, 0,
                            "leave two-voter weighted mode");
     }
+}
+
+void node_js_peers_sync(struct node *n)
+{
+    char now[RAFT_SERVERS_MAX][FSM_NAME_MAX + 1];
+    size_t n_now = 0, count = fsm_member_count(n->fsm);
+    int me_voter = 0;
+    for (size_t i = 0; i < count; i++) {
+        const struct fsm_member *m = fsm_member_at(n->fsm, i);
+        if (m->role != FSM_ROLE_VOTER || n_now == RAFT_SERVERS_MAX)
+            continue;
+        me_voter = me_voter || m->id == n->id.node_id;
+        snprintf(now[n_now++], FSM_NAME_MAX + 1, "%s", m->name);
+    }
+    if (n->js_known && n->natsd != NULL) {
+        char pw[FSM_NATSCONF_PASSWORD_LEN + 1];
+        const uint8_t *secret = fsm_secret(n->fsm);
+        int have_pw = me_voter && n_now >= 3 && secret != NULL &&
+                      fsm_natsconf_sys_password(secret, 32, pw) == 0;
+        for (size_t i = 0; i < n->n_js_voters; i++) {
+            const char *name = n->js_voters[i];
+            size_t j = 0;
+            while (j < n_now && strcmp(now[j], name) != 0)
+                j++;
+            if (j < n_now || !have_pw)
+                continue;
+            int rc = natsd_js_remove_peer(n->natsd, name,
+                                          FSM_NATSCONF_SYS_USER, pw);
+            if (rc != 0)
+                pm_say(PM_WARN, "node", "cannot ask to drop %s from the "
+                       "JetStream meta group: %s", name, pm_strerror(rc));
+        }
+        sodium_memzero(pw, sizeof pw);
+        for (size_t j = 0; j < n_now; j++) {
+            size_t i = 0;
+            while (i < n->n_js_voters && strcmp(n->js_voters[i], now[j]) != 0)
+                i++;
+            if (i == n->n_js_voters) /* new, or back: never removed now */
+                (void)natsd_js_remove_cancel(n->natsd, now[j]);
+        }
+    }
+    memcpy(n->js_voters, now, sizeof now[0] * n_now);
+    n->n_js_voters = n_now;
+    n->js_known = 1;
 }

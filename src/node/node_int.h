@@ -37,6 +37,11 @@
  * the path to a changed record, so one commit needs several pages more
  * than the bytes it adds. */
 #define NODE_DISK_MARGIN_BYTES (1u << 20)
+/* node_disk_check asks the file system at most this often while the last
+ * answer, less what was let through since, still covers the request; near
+ * the margin it asks every time. (Two statvfs() per set were 7% of the
+ * leader's system calls at one client.) */
+#define NODE_DISK_STAT_MS 50
 /* A batch the store could not write for lack of space is retried after
  * this delay, doubling up to the maximum while the disk stays full. */
 #define NODE_DISK_RETRY_MIN_MS 200
@@ -114,6 +119,11 @@ struct node {
     struct net_signal *sig_term, *sig_int;
     struct natsd *natsd;            /* the supervised nats-server; NULL
                                      * with --no-nats */
+    /* The voters' names at the last node_js_peers_sync (NATS servers, so
+     * JetStream meta group peers); js_known: filled once. */
+    char js_voters[RAFT_SERVERS_MAX][FSM_NAME_MAX + 1];
+    size_t n_js_voters;
+    int js_known;
 
     /* The group commit being gathered. */
     struct {
@@ -203,6 +213,11 @@ struct node {
     int disk_full;
     uint64_t disk_retry_ms;
     uint64_t disk_backoff_ms;
+    /* node_disk_check's last statvfs(): free bytes, when, and what was
+     * let through since (see NODE_DISK_STAT_MS). */
+    uint64_t disk_free;
+    uint64_t disk_free_at_ms;
+    uint64_t disk_granted;
     uint64_t disk_transfer_ms; /* next leadership hand-off attempt; 0: none
                                 * since the disk was last fine */
     int files_failed;    /* the last settings.json/nats.conf write failed */
@@ -290,6 +305,14 @@ void node_audit_base_recover(const char *home, uint64_t base);
 void node_member_peer_addr(const struct fsm_member *m, char *out, size_t len);
 void node_member_nats_url(const struct fsm_member *m, char *out, size_t len);
 void node_peers_refresh(struct node *n);
+/* After a membership change: a voter (a NATS server) that left is removed
+ * from the JetStream meta group through the own nats-server
+ * (natsd_js_remove_peer: stock nats-server keeps counting it otherwise),
+ * by every remaining voter while at least 3 remain (with fewer, natsconf
+ * renders no clustered JetStream); a name that is a voter again cancels a
+ * pending removal. The first call only notes the voters, so a restart or
+ * a replay never removes anyone. */
+void node_js_peers_sync(struct node *n);
 void node_membership_step(struct node *n);
 int node_propose_cmd(struct node *n, struct fsm_cmd *cmd, uint64_t *index,
                      uint64_t *term, char *err, size_t err_len);

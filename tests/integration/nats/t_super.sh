@@ -94,5 +94,12 @@ for port in $((PEER[e] + 2)) $((PEER[e] + 3)); do
     done
 done
 relay d a super.da2 15000 || fail "message d -> a after the removal"
-log "e removed: routes and gateways to it gone ($((SECONDS - T0)) s)"
+# Stock nats-server keeps a departed server in the JetStream meta group
+# until asked: the remaining voters ask (natsd_js_remove_peer), so the
+# group shrinks to the four servers left, everywhere.
+for n in a b c d; do
+    wait_for 30 "$n: meta group of 4" mon_is "$n" /jsz meta_cluster.cluster_size 4
+done
+wait_for 30 "a meta leader among the four" meta_leader_among "a b c d" a b c d
+log "e removed: routes, gateways and its meta group seat gone ($((SECONDS - T0)) s)"
 pass
