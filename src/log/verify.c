@@ -392,9 +392,11 @@ static int walk(struct chk *c, struct tree *t, uint64_t pgno, unsigned level,
              * but used here first: check it now. */
             unsigned noff = get16(p + PAGEHDR + 2 * (i + 1));
             if (noff < upper || noff % 2 || noff > c->psize - NODEHDR ||
-                NODEHDR + get16(p + noff + 6) > c->psize - noff) {
-                rc = bad(c, "%s: page %llu: node %u is outside the page",
-                         t->name, (unsigned long long)pgno, i + 1);
+                NODEHDR + get16(p + noff + 6) > c->psize - noff ||
+                !key_ok(c, t, get16(p + noff + 6))) {
+                rc = bad(c, "%s: page %llu: node %u is outside the page or "
+                         "has a bad key size", t->name,
+                         (unsigned long long)pgno, i + 1);
                 goto out;
             }
             chi = p + noff + NODEHDR;
