@@ -23,8 +23,10 @@
 #define NODE_HOOK_ROUNDS_MAX 8
 /* The stored FSM state (and its applied index) may trail the log this
  * long: it is written at most this often, in a write of entries when one
- * is due then, else on its own (write_pending). */
-#define NODE_STATE_DEFER_MS 100
+ * is due then, else on its own (write_pending). 100 ms made each state
+ * batch a p99 stall at 256 clients (p99 22-36 ms vs 9-11 ms at 20 ms, same
+ * rate). */
+#define NODE_STATE_DEFER_MS 20
 /* settings.json / nats.conf rewrites: at most every NODE_FILES_MIN_MS, and
  * spaced by NODE_FILES_COST_FACTOR times the last rewrite's duration (see
  * house_cb). */
