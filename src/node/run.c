@@ -1104,9 +1104,11 @@ int node_run(const char *home, const struct node_run_options *o, char *err,
     home_path(dp, sizeof dp, home, "data");
     rc = log_open(dp, NULL, &n->log);
     if (rc != 0) {
-        rc = home_fail(err, err_len, rc, "opening the store %s: %s%s", dp,
+        /* The log module names the damage in pmesh.log (pm_say). */
+        rc = home_fail(err, err_len, rc, "opening the store %s: %s%s%s", dp,
                        rc == -PM_ECORRUPT ? "store damaged: " : "",
-                       pm_strerror(rc));
+                       pm_strerror(rc),
+                       rc == -PM_ECORRUPT ? " (what and where: pmesh.log)" : "");
         goto out;
     }
     rc = node_fsm_load(n->log, &n->fsm);
