@@ -75,7 +75,6 @@ void node_peers_refresh(struct node *n)
     int seen[NODE_PEERS_MAX];
     memset(seen, 0, sizeof seen);
     size_t count = fsm_member_count(n->fsm);
-    int any = 0;
     for (size_t i = 0; i < count; i++) {
         const struct fsm_member *m = fsm_member_at(n->fsm, i);
         if (m->id == n->id.node_id)
@@ -83,7 +82,6 @@ void node_peers_refresh(struct node *n)
         char addr[HOME_ADDR_LEN];
         node_member_peer_addr(m, addr, sizeof addr);
         peer_set(n, m->id, addr, seen);
-        any = 1;
     }
     /* Servers still in the Raft configuration but already gone from the
      * FSM are kept until the configuration drops them. */
@@ -92,8 +90,12 @@ void node_peers_refresh(struct node *n)
         for (size_t j = 0; j < n->n_peers; j++)
             if (n->peers[j].id == c->servers[i].id)
                 seen[j] = 1;
-    if (!any) {
-        /* A fresh joiner: dial whom the join reply named. */
+    if (!fsm_bootstrapped(n->fsm)) {
+        /* A fresh joiner: dial whom the join reply named. Only until the
+         * mesh state arrives: from then on the FSM's members are the
+         * truth, even when this node is the only one left in it (the join
+         * reply's peers may have left the mesh long ago; dialing them
+         * again was seen when the last other member left). */
         for (int i = 0; i < n->id.n_peers; i++)
             if (n->id.peers[i].id != 0 && n->id.peers[i].id != n->id.node_id)
                 peer_set(n, n->id.peers[i].id, n->id.peers[i].addr, seen);
@@ -224,6 +226,23 @@ void node_membership_step(struct node *n)
         if (fsm_member_by_id(n->fsm, id) != NULL)
             continue;
         if (id == n->id.node_id) {
+            if (cur->weighted && cur->tiebreaker == id) {
+                /* We are the two-voter tie-breaker: a quorum on our own.
+                 * Handing over as such would leave a removed server able
+                 * to elect itself alone (after one missed heartbeat of
+                 * the successor) and hand over again, round after round.
+                 * Leave weighted mode first, as a change of its own; the
+                 * hand-over follows once it is committed. */
+                cand = *cur;
+                cand.weighted = 0;
+                cand.forced = 0;
+                if (raft_config_check_transition(cur, &cand) == 0) {
+                    propose_change(n, &cand, NULL, 0,
+                                   "leave two-voter weighted mode before "
+                                   "handing over");
+                    return;
+                }
+            }
             struct raft_event ev = {.type = RAFT_EV_TRANSFER,
                                     .now_ms = node_now()};
             ev.transfer.target = 0;

@@ -98,6 +98,37 @@ static int append_config(struct raft *r, const struct raft_config *c,
     return 0;
 }
 
+/* A server dropped by a change hears nothing more from this leader: its
+ * progress goes as soon as the change is appended (thesis §4.1: the new
+ * configuration is in force from then on), so it used to learn of its
+ * removal only by timing out, seconds later. Send it, once, the entries
+ * from its match index through the change, so that its host sees itself
+ * out of the latest configuration at once and can stop. Best effort and
+ * bounded: if this is lost, or the server is too far behind for a few
+ * messages, it finds out by timing out as before. Safe like any APPEND of
+ * this leader: the entries are the leader's own log. */
+#define RAFT__FAREWELL_MSGS_MAX 4
+
+static void send_farewell(struct raft *r, uint64_t id, uint64_t match)
+{
+    struct raft__progress p;
+    memset(&p, 0, sizeof p);
+    p.id = id;
+    p.role = RAFT_LEARNER; /* counts for nothing; never stored */
+    p.state = RAFT__REPLICATE;
+    p.match = match;
+    p.next = match + 1;
+    for (int k = 0; k < RAFT__FAREWELL_MSGS_MAX; k++) {
+        /* Compacted entries would take a snapshot: not for a farewell. */
+        if (p.next <= r->log.base || p.next > raft__log_last(&r->log))
+            return;
+        uint64_t before = p.next;
+        raft__send_append(r, &p, 0);
+        if (p.next == before)
+            return; /* nothing sent (no memory, or the window) */
+    }
+}
+
 int raft__propose_change(struct raft *r, const struct raft_event *ev)
 {
     if (r->role != RAFT_LEADER)
@@ -133,10 +164,23 @@ int raft__propose_change(struct raft *r, const struct raft_event *ev)
             p->match + r->o.append_entries_max < raft__log_last(&r->log))
             return -PM_EAGAIN;
     }
+    /* The servers this change drops, and how far they are known to hold
+     * the log: their progress goes with the change (set_conf). */
+    uint64_t gone_id[RAFT_SERVERS_MAX], gone_match[RAFT_SERVERS_MAX];
+    uint32_t n_gone = 0;
+    for (uint32_t i = 0; i < r->n_prog && n_gone < RAFT_SERVERS_MAX; i++) {
+        const struct raft__progress *p = &r->prog[i];
+        if (raft_config_role(&c, p->id) != 0 || p->state == RAFT__SNAPSHOT)
+            continue;
+        gone_id[n_gone] = p->id;
+        gone_match[n_gone++] = p->match;
+    }
     rc = append_config(r, &c, ev->change.app, ev->change.app_len);
     if (rc != 0)
         return rc;
     raft__broadcast_append(r);
+    for (uint32_t i = 0; i < n_gone; i++)
+        send_farewell(r, gone_id[i], gone_match[i]);
     raft__maybe_commit(r);
     return 0;
 }

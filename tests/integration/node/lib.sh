@@ -2,7 +2,9 @@
 #
 # Each test gets a fresh temporary directory ($T) holding one home per node,
 # distinct loopback ports, and a trap that kills every process it started
-# (by recorded PID, also on failure) and removes $T unless KEEP=1.
+# (by recorded PID, also on failure) and removes $T unless KEEP=1 (always
+# keep) or KEEP=fail (keep it when the test fails); a kept directory is
+# named on stderr.
 #
 # Usage in a test:   . "$(dirname "$0")/lib.sh"; setup_test NAME
 #                    seed a; start a; ...; pass
@@ -35,7 +37,12 @@ cleanup() {
     for n in "${!PIDS[@]}"; do
         wait "${PIDS[$n]}" 2>/dev/null
     done
-    if [ -n "$T" ] && [ "${KEEP:-0}" != 1 ]; then rm -rf "$T"; fi
+    if [ -n "$T" ]; then
+        case "${KEEP:-0}:$rc" in
+        1:* | fail:[1-9]*) echo "$TEST_NAME: kept $T" >&2 ;;
+        *) rm -rf "$T" ;;
+        esac
+    fi
     exit $rc
 }
 
