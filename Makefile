@@ -98,11 +98,14 @@ test: deps
 	@$(MAKE) --no-print-directory check
 
 # Same suite under address + undefined-behaviour sanitizers, separate tree.
+# ASAN_BUILD: where the sanitized build goes (several checkouts' helpers
+# can keep theirs apart: make asan ASAN_BUILD=build/x-asan).
+ASAN_BUILD ?= build/asan
 asan: deps
-	@$(MAKE) --no-print-directory -j2 BUILD=build/asan OPT=-O1 \
+	@$(MAKE) --no-print-directory -j2 BUILD=$(ASAN_BUILD) OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" all
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-	    $(MAKE) --no-print-directory BUILD=build/asan OPT=-O1 \
+	    $(MAKE) --no-print-directory BUILD=$(ASAN_BUILD) OPT=-O1 \
 	    SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" PMESH_ASAN=1 check
 
 bench: deps
