@@ -1406,6 +1406,46 @@ static void removed_leader_steps_down_once_removal_commits(void **state)
     raft_free(r);
 }
 
+/* A server dropped by a change is sent the entries through that change,
+ * once, so that it sees itself out of the configuration at once (its host
+ * then stops) instead of timing out; after that it hears nothing more. */
+static void removed_server_gets_the_change_once(void **state)
+{
+    (void)state;
+    struct raft_config c = mkconf(V3, 3, NULL, 0, 0);
+    struct raft *r = mkcore(1, &c, NULL, 0, 1, 1);
+    make_leader(r, 2);
+    struct raft_update up, pu;
+    for (uint64_t f = 2; f <= 3; f++) {
+        struct raft_message ack = msg(RAFT_MSG_APPEND_RESP, f, 1, 2);
+        ack.index = 2;
+        assert_int_equal(recv(r, &ack, &up), 0);
+    }
+    struct raft_config want = c;
+    assert_int_equal(raft_config_remove(&want, 3), 0);
+    struct raft_event ev = {.type = RAFT_EV_CHANGE};
+    ev.change.config = &want;
+    assert_int_equal(step(r, ev, &up), 0);
+    uint64_t idx = up.proposed_index;
+    assert_int_equal(idx, 3);
+    const struct raft_message *m = find(&up, RAFT_MSG_APPEND, 3, NULL);
+    assert_non_null(m);
+    assert_int_equal(m->prev_index, 2);
+    assert_int_equal(m->n_entries, 1);
+    assert_int_equal(m->entries[0].index, idx);
+    assert_int_equal(m->entries[0].type, PM_ENTRY_CONFIG);
+    /* The follower that stays gets it as usual. */
+    assert_non_null(find(&up, RAFT_MSG_APPEND, 2, NULL));
+    persist(r, &up, &pu);
+    /* Nothing more for 3: no heartbeat, no retry. */
+    for (uint64_t t = 1; t <= 10; t++) {
+        assert_int_equal(tick(r, now_ms + 25, &up), 0);
+        assert_null(find(&up, RAFT_MSG_APPEND, 3, NULL));
+        assert_null(find(&up, RAFT_MSG_HEARTBEAT, 3, NULL));
+    }
+    raft_free(r);
+}
+
 /* Thesis §4.2.2 (and simulator seed 238): a server demoted by a config it
  * holds but that is not committed still campaigns, without counting its
  * own vote, since it may hold the only up-to-date log. */
@@ -1661,6 +1701,7 @@ int main(void)
         cmocka_unit_test(transfer_sends_timeout_now_once_target_caught_up),
         cmocka_unit_test(forced_recovery_takes_a_term_above_any_seen),
         cmocka_unit_test(removed_leader_steps_down_once_removal_commits),
+        cmocka_unit_test(removed_server_gets_the_change_once),
         cmocka_unit_test(demoted_voter_campaigns_while_change_is_uncommitted),
         cmocka_unit_test(heartbeat_reply_recovers_lost_appends),
         cmocka_unit_test(random_input_never_breaks_invariants),
