@@ -97,7 +97,12 @@ int node_setup_seed(const struct node_setup *s, char **seed_url_out,
  * AS_REPLICA nonzero: stays a learner forever; zero: the leader promotes it
  * to voter once it has caught up (after node_run starts it). Does not start
  * the node. -PM_EAUTH wrong secret; -PM_ETIMEOUT / -PM_ENOLEADER nobody
- * could accept the join in time; -PM_EEXIST name taken or home set up. */
+ * could accept the join in time; -PM_EEXIST name taken or home set up.
+ * Retries are idempotent: the request carries a random client id drawn
+ * once per call, so a retry after a lost reply is answered as the first
+ * attempt was (same node id) while another node asking for a taken name is
+ * refused. Test only: PMESH_TEST_JOIN_LOSE_REPLIES=N in the environment
+ * discards the first N successful replies, as if each had been lost. */
 int node_setup_join(const struct node_setup *s, const char *seed_url,
                     int as_replica, char *err, size_t err_len);
 

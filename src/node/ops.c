@@ -240,7 +240,19 @@ void node_waits_index_watch(struct node *n, struct wait *w)
     heap_up(n->wheap, n->n_wheap++);
 }
 
-static void on_applied_wait(struct wait *w, uint64_t index, uint64_t term,
+/* The id of the member a join request W asked to add: the one that now
+ * holds its name (names are unique), or 0. */
+static uint64_t join_member_id(const struct node *n, const struct wait *w)
+{
+    struct fsm_cmd cmd;
+    if (fsm_cmd_decode(w->arg, w->arg_len, &cmd, NULL, 0) != 0)
+        return 0;
+    const struct fsm_member *m = fsm_member_by_name(n->fsm, cmd.member.name);
+    return m != NULL ? m->id : 0;
+}
+
+static void on_applied_wait(const struct node *n, struct wait *w,
+                            uint64_t index, uint64_t term,
                             const struct fsm_result *res)
 {
     if (w->ready)
@@ -257,7 +269,20 @@ static void on_applied_wait(struct wait *w, uint64_t index, uint64_t term,
         return;
     }
     w->result_index = index;
-    if (res->status == -PM_EEXIST) {
+    if (res->status == -PM_EEXIST && w->reply_kind == WR_JOIN) {
+        /* A join is a duplicate only when the FSM says so (its client id
+         * added a member before): then it is answered as the original was,
+         * with the member holding its name. Any other EEXIST (a name or an
+         * address taken meanwhile) refuses it. */
+        uint64_t id = res->dup_index ? join_member_id(n, w) : 0;
+        if (id == 0) {
+            wait_done(w, res->status, res->error);
+            return;
+        }
+        w->join_id = id;
+        w->result_index = res->dup_index;
+        wait_done(w, 0, NULL);
+    } else if (res->status == -PM_EEXIST) {
         /* A retried request: report where the original applied. */
         if (res->dup_index)
             w->result_index = res->dup_index;
@@ -283,11 +308,11 @@ void node_waits_on_applied(struct node *n, uint64_t index, uint64_t term,
         n->wheap[0] = n->wheap[--n->n_wheap];
         heap_down(n->wheap, n->n_wheap, 0);
         if (ref_live(n, &top))
-            on_applied_wait(&n->waits[top.slot], index, term, res);
+            on_applied_wait(n, &n->waits[top.slot], index, term, res);
     }
     if (n->wheap_lost) {
         for (size_t i = 0; i < n->n_waits; i++)
-            on_applied_wait(&n->waits[i], index, term, res);
+            on_applied_wait(n, &n->waits[i], index, term, res);
     }
 }
 
@@ -581,6 +606,25 @@ void node_waits_housekeep(struct node *n)
 
 /* --- join ------------------------------------------------------------------ */
 
+/* Could member M be the node whose join request asks for R? Same name
+ * (the caller checks), same addresses, a role the request's can have
+ * become (a learner is promoted, a replica may be), and the cluster it
+ * asked for, if any. Addresses are unique among members, so another
+ * running node never matches. */
+static int same_joiner(const struct fsm_member *m, const struct fsm_member *r)
+{
+    int role_ok = m->role == r->role || m->role == FSM_ROLE_VOTER;
+    return role_ok && strcmp(m->peer_host, r->peer_host) == 0 &&
+           m->peer_port == r->peer_port &&
+           strcmp(m->nats_host, r->nats_host) == 0 &&
+           m->nats_client_port == r->nats_client_port &&
+           m->nats_cluster_port == r->nats_cluster_port &&
+           m->nats_gateway_port == r->nats_gateway_port &&
+           m->nats_leaf_port == r->nats_leaf_port &&
+           m->nats_http_port == r->nats_http_port &&
+           (r->cluster[0] == '\0' || strcmp(m->cluster, r->cluster) == 0);
+}
+
 /* On the leader: give the joiner an id and add it as a learner in one
  * CONFIG entry whose app blob is the FSM's member-add. */
 static void handle_join_leader(struct node *n, struct wait *w)
@@ -603,6 +647,17 @@ static void handle_join_leader(struct node *n, struct wait *w)
         wait_done(w, 0, NULL);
         return;
     }
+    /* The name is taken by a member that looks exactly like the joiner: a
+     * retry whose first answer was lost (the joiner cannot tell), or
+     * another node at the same addresses (a reinstalled server) that must
+     * not take over the old one's id and votes. Only the log can tell
+     * them apart, on every leader alike: the request goes in with the
+     * configuration unchanged, the FSM drops it as a duplicate if its
+     * client id added the member (answered then with that member, see
+     * on_applied_wait) and refuses it as "name taken" otherwise. */
+    int retry = same != NULL && cmd.client_id != 0 &&
+                same_joiner(same, &cmd.member);
+    uint64_t same_id = retry ? same->id : 0; /* `same` dies with the FSM */
     cmd.member.id = fsm_next_member_id(n->fsm);
     if (cmd.member.cluster[0] == '\0') {
         const struct fsm_member *seed =
@@ -614,7 +669,7 @@ static void handle_join_leader(struct node *n, struct wait *w)
     cmd.member.seed = 0;
     cmd.proposer = n->id.node_id;
     cmd.time_ms = net_wall_ms();
-    int rc = fsm_validate(n->fsm, &cmd, why, sizeof why);
+    int rc = fsm_validate(retry ? NULL : n->fsm, &cmd, why, sizeof why);
     if (rc == 0)
         rc = node_disk_check(n, w->arg_len, why, sizeof why);
     if (rc != 0) {
@@ -628,19 +683,16 @@ static void handle_join_leader(struct node *n, struct wait *w)
         wait_done(w, rc, "cannot encode the join");
         return;
     }
-    /* The core starts replicating as soon as the change is appended: the
-     * transport must know the new peer before that. */
-    char addr[HOME_ADDR_LEN];
-    if (strchr(cmd.member.peer_host, ':'))
-        snprintf(addr, sizeof addr, "[%s]:%u", cmd.member.peer_host,
-                 cmd.member.peer_port);
-    else
-        snprintf(addr, sizeof addr, "%s:%u", cmd.member.peer_host,
-                 cmd.member.peer_port);
-    net_peer_set(n->net, cmd.member.id, addr);
     struct raft_config c = *raft_config_latest(n->raft);
-    raft_config_set(&c, cmd.member.id, RAFT_LEARNER);
     c.forced = 0;
+    if (!retry) {
+        /* The core starts replicating as soon as the change is appended:
+         * the transport must know the new peer before that. */
+        char addr[HOME_ADDR_LEN];
+        node_member_peer_addr(&cmd.member, addr, sizeof addr);
+        net_peer_set(n->net, cmd.member.id, addr);
+        raft_config_set(&c, cmd.member.id, RAFT_LEARNER);
+    }
     struct raft_event ev = {.type = RAFT_EV_CHANGE, .now_ms = node_now()};
     ev.change.config = &c;
     ev.change.app = blob;
@@ -655,9 +707,14 @@ static void handle_join_leader(struct node *n, struct wait *w)
         wait_done(w, rc, "the membership change was refused");
         return;
     }
-    pm_say(PM_INFO, "node", "join: %s as %s, id %" PRIu64 ", index %" PRIu64,
-           cmd.member.name, fsm_role_name(cmd.member.role), cmd.member.id,
-           n->proposed_index);
+    if (retry)
+        pm_say(PM_INFO, "node", "join: %s again (member %" PRIu64 "): a "
+               "retry if its client id added it, index %" PRIu64,
+               cmd.member.name, same_id, n->proposed_index);
+    else
+        pm_say(PM_INFO, "node", "join: %s as %s, id %" PRIu64 ", index %"
+               PRIu64, cmd.member.name, fsm_role_name(cmd.member.role),
+               cmd.member.id, n->proposed_index);
     w->kind = WAIT_PROPOSAL;
     w->reply_kind = WR_JOIN;
     w->join_id = cmd.member.id;

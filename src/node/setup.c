@@ -369,6 +369,17 @@ int node_setup_join(const struct node_setup *s, const char *seed_url,
     cmd.time_ms = net_wall_ms();
     fill_member(&id, &cmd.member);
     cmd.member.role = as_replica ? FSM_ROLE_REPLICA : FSM_ROLE_LEARNER;
+    /* The same request, byte for byte, goes to every attempt: its client
+     * id tells the mesh that a retry is this node again (the leader's
+     * answer to an earlier attempt may have been lost after it acted). */
+    do
+        randombytes_buf(&cmd.client_id, sizeof cmd.client_id);
+    while (cmd.client_id == 0);
+    cmd.seq = 1;
+    /* Test only (node.h): pretend the first N successful replies were
+     * lost, to exercise the retry. */
+    const char *lose = getenv("PMESH_TEST_JOIN_LOSE_REPLIES");
+    long lose_n = lose != NULL ? strtol(lose, NULL, 10) : 0;
     uint8_t *blob = NULL;
     size_t blob_len = 0;
     rc = fsm_cmd_encode(&cmd, &blob, &blob_len);
@@ -401,6 +412,15 @@ int node_setup_join(const struct node_setup *s, const char *seed_url,
                            "%s refused the handshake: wrong secret in the "
                            "seed URL?", addr);
             goto out;
+        }
+        if (rc == 0 && r->status == 0 && lose_n > 0) {
+            lose_n--;
+            net_reply_free(r);
+            last = rc = -PM_ETIMEOUT;
+            snprintf(last_text, sizeof last_text, "%.120s: reply dropped "
+                     "(PMESH_TEST_JOIN_LOSE_REPLIES)", addr);
+            usleep(200 * 1000);
+            continue;
         }
         if (rc == 0 && r->status == 0) {
             rc = parse_join_reply(r, &id);
