@@ -3,8 +3,8 @@
 # Each test runs real $(BUILD)/pmesh processes on loopback in a temporary
 # directory and kills every process it started, also on failure.
 
-NODE_IT := grow kill_leader two_voters replica membership join_retry client hostile \
-           compact_crash
+NODE_IT := grow kill_leader two_voters replica membership join_retry leave_stall \
+           client hostile compact_crash
 NODE_IT_CHECKS := $(addprefix check-node-,$(NODE_IT))
 CHECKS += $(NODE_IT_CHECKS)
 
