@@ -17,6 +17,8 @@ join c; start c
 join r replica; start r
 wait_for 15 "three voters" voters_are 3
 [ "$(count)" = 4 ] || fail "want 4 members, got $(count)"
+id_of() { pm a members --json | jq -r ".members[] | select(.name==\"$1\") | .id"; }
+B_ID=$(id_of b); C_ID=$(id_of c)
 
 pm c leave >/dev/null || fail "leave failed"
 wait_for 10 "c stopped after leaving" gone "${PIDS[c]}"
@@ -42,4 +44,10 @@ unset "PIDS[$L]"
 S=a; [ "$L" = a ] && S=r
 wait_for 10 "$S leads alone" is_leader "$S"
 pm "$S" set after.leave 1 >/dev/null || fail "set after the leader left"
+# Peers that left are never dialed again (the last member once fell back
+# to the peers its join reply named, b and c among them).
+for id in "$B_ID" "$C_ID"; do
+    dials=$(grep -c "node: peer $id at" "$T/$S/pmesh.log")
+    [ "$dials" -le 1 ] || fail "$S dialed the removed member $id again ($dials times)"
+done
 pass
