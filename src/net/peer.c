@@ -90,8 +90,25 @@ static void schedule_redial(struct peer *p)
     ev_timer_start(net->loop->ev, &p->redial);
 }
 
+static void peer_dial(struct peer *p);
+
 void net__conn_open(struct net *net, struct conn *c)
 {
+    if (c->kind == CONN_ACCEPTED && c->origin == NET_ORIGIN_MEMBER) {
+        /* A member that just dialed us is up: if our own connection to it
+         * is down and waiting out its backoff (up to backoff_max_ms plus
+         * jitter), dial now; else a returning node hears nothing from us
+         * (no APPEND, no snapshot) for seconds. */
+        struct peer *p = find_peer(net, c->peer_node);
+        if (p != NULL && p->conn == NULL) {
+            pm_say(PM_DEBUG, "net", "peer %llu dialed us: redialing it now",
+                   (unsigned long long)p->id);
+            p->failures = 0;
+            ev_timer_stop(net->loop->ev, &p->redial);
+            peer_dial(p);
+        }
+        return;
+    }
     if (c->kind != CONN_PEER || c->peer == NULL)
         return;
     struct peer *p = c->peer;

@@ -609,6 +609,36 @@ static void reconnects_after_the_peer_restarts(void **state)
     assert_string_equal((char *)f->b.last_entry_data, "after");
 }
 
+/* A's connection to B is down and waits out a long backoff (20-30 s);
+ * when B comes back and dials A, A dials B at once instead (else a
+ * returning node hears nothing from the leader for seconds). */
+static void a_peer_that_dials_us_is_redialed_at_once(void **state)
+{
+    struct fx *f = *state;
+    struct net_options slow;
+    memset(&slow, 0, sizeof slow);
+    slow.backoff_min_ms = 20000;
+    slow.backoff_max_ms = 20000;
+    assert_int_equal(start_node(f, &f->a, 1, MESH, f->secret, &slow), 0);
+    assert_int_equal(start_node(f, &f->b, 2, MESH, f->secret, NULL), 0);
+    assert_int_equal(net_peer_set(f->a.net, 2, f->b.addr), 0);
+    assert_int_equal(wait_for(f, &f->a.ups, 1), 0);
+    uint16_t port = f->b.port;
+    stop_node(&f->b);
+    assert_int_equal(wait_for(f, &f->a.downs, 1), 0);
+    spin(f, 100); /* A's redial is now 20 s or more away */
+    memset(&f->b, 0, sizeof f->b);
+    f->b.port = port;
+    assert_int_equal(start_node(f, &f->b, 2, MESH, f->secret, NULL), 0);
+    assert_int_equal(net_peer_set(f->b.net, 1, f->a.addr), 0);
+    /* WAIT_MS (5 s) is far below the backoff: only the redial on B's
+     * dial can bring A's connection up in time. */
+    assert_int_equal(wait_for(f, &f->a.ups, 2), 0);
+    assert_int_equal(send_append(&f->a, 2, "back"), 0);
+    assert_int_equal(wait_for(f, &f->b.raft_count, 1), 0);
+    assert_string_equal((char *)f->b.last_entry_data, "back");
+}
+
 struct silent_server {
     int lfd;
     uint16_t port;
@@ -1344,6 +1374,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(bad_input_closes_only_that_connection,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(reconnects_after_the_peer_restarts,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(a_peer_that_dials_us_is_redialed_at_once,
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(a_silent_peer_is_dropped_and_redialed,
                                         setup, teardown),
