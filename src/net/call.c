@@ -29,7 +29,10 @@ struct net_call *call_new(struct conn *c, const struct net_request *req,
         return NULL;
     memset(call, 0, sizeof *call);
     call->req = *req;
-    snprintf(call->op, sizeof call->op, "%s", req->op);
+    /* (A bounded copy, not snprintf: this runs for every request.) */
+    size_t op_len = strnlen(req->op, sizeof call->op - 1);
+    memcpy(call->op, req->op, op_len);
+    call->op[op_len] = '\0';
     call->req.op = call->op;
     size_t off = 0;
     for (uint32_t i = 0; i < req->n_args; i++) {

@@ -1330,7 +1330,9 @@ static void route_with_arg(struct node *n, struct net_call *call,
     }
     memcpy(w->arg, req->args[0].data, req->args[0].len);
     w->arg_len = req->args[0].len;
-    snprintf(w->op, sizeof w->op, "%s", op);
+    size_t op_len = strnlen(op, sizeof w->op - 1); /* every request */
+    memcpy(w->op, op, op_len);
+    w->op[op_len] = '\0';
     w->flags = flags;
     route(n, w);
     node_kick(n);
