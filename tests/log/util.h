@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "base/entry.h"
@@ -65,6 +67,26 @@ static inline void tl_fill(uint64_t index, uint8_t *buf, uint32_t len)
 }
 
 /* Build entries [lo, lo+n) into E using BUF (>= n * 301 bytes). */
+/* The whole file at PATH in a malloc'd buffer (*LEN bytes); NULL on any
+ * failure. */
+static inline uint8_t *tl_slurp(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    uint8_t *b = NULL;
+    if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size > 0 &&
+        (b = malloc((size_t)st.st_size)) != NULL &&
+        pread(fd, b, (size_t)st.st_size, 0) != st.st_size) {
+        free(b);
+        b = NULL;
+    }
+    if (fd >= 0)
+        close(fd);
+    if (b != NULL)
+        *len = (size_t)st.st_size;
+    return b;
+}
+
 static inline void tl_make(uint64_t lo, size_t n, struct pm_entry *e,
                            uint8_t *buf)
 {

@@ -75,16 +75,9 @@ static void write_tagged(struct fx *f, uint64_t n)
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    uint8_t *p = malloc((size_t)st.st_size);
-    assert_non_null(p);
-    assert_int_equal(pread(fd, p, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
-    return p;
+    uint8_t *b = tl_slurp(path, len);
+    assert_non_null(b);
+    return b;
 }
 
 /* XOR the byte at DELTA from every occurrence of PAT in the file (every

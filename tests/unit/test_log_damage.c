@@ -59,17 +59,6 @@ static uint32_t ent_len(uint64_t idx)
     return idx % 200 == 7 ? BIG : tl_len(idx);
 }
 
-static void ent_fill(uint64_t idx, uint8_t *buf, uint32_t len)
-{
-    uint64_t x = idx * 0x9E3779B97F4A7C15ull + 1;
-    for (uint32_t i = 0; i < len; i++) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        buf[i] = (uint8_t)x;
-    }
-}
-
 static void key_name(unsigned i, char *k) /* 8 bytes + NUL */
 {
     snprintf(k, 9, "%c/%06u", i >= N_KEYS ? 'n' : 'k', i % N_KEYS);
@@ -144,7 +133,7 @@ static int append(struct log *log, uint64_t lo, uint64_t hi, uint64_t commit)
             e[i] = (struct pm_entry){.index = idx, .term = tl_term(idx),
                                      .type = tl_type(idx),
                                      .len = ent_len(idx), .data = buf[i]};
-            ent_fill(idx, buf[i], e[i].len);
+            tl_fill(idx, buf[i], e[i].len);
         }
         struct log_hard_state hs = {.term = tl_term(at + k - 1), .vote = 2,
                                     .commit = commit ? commit : at};
@@ -238,7 +227,7 @@ static int read_all(struct log *log, int phase)
         for (size_t i = 0; i < es.n; i++) {
             struct pm_entry *e = &es.entries[i];
             static uint8_t want[BIG];
-            ent_fill(e->index, want, ent_len(e->index));
+            tl_fill(e->index, want, ent_len(e->index));
             if (e->index != lo + i || e->term != tl_term(e->index) ||
                 e->type != tl_type(e->index) || e->len != ent_len(e->index) ||
                 (e->len && memcmp(e->data, want, e->len) != 0)) {
@@ -441,15 +430,8 @@ static void damage(uint8_t *buf, size_t len, uint64_t *rng, int *kind_out)
 
 static uint8_t *slurp(const char *path, size_t *len)
 {
-    int fd = open(path, O_RDONLY);
-    assert_true(fd >= 0);
-    struct stat st;
-    assert_int_equal(fstat(fd, &st), 0);
-    uint8_t *b = malloc((size_t)st.st_size);
+    uint8_t *b = tl_slurp(path, len);
     assert_non_null(b);
-    assert_int_equal(pread(fd, b, (size_t)st.st_size, 0), st.st_size);
-    close(fd);
-    *len = (size_t)st.st_size;
     return b;
 }
 
@@ -488,7 +470,7 @@ static void random_damage_never_crashes_or_serves_wrong_data(void **state)
     snprintf(pristine_dir, sizeof pristine_dir, "%s/pristine", dir);
     snprintf(data, sizeof data, "%s/pristine/data.mdb", dir);
     build_store(pristine_dir);
-    size_t len;
+    size_t len = 0;
     uint8_t *pristine = slurp(data, &len);
     uint8_t *buf = malloc(len);
     assert_non_null(buf);
@@ -646,7 +628,7 @@ static void the_open_time_check_costs_a_bounded_time_per_mb(void **state)
         for (size_t i = 0; i < 256; i++, next++) {
             e[i] = (struct pm_entry){.index = next, .term = 1, .type = 1,
                                      .len = sizeof buf[i], .data = buf[i]};
-            ent_fill(next, buf[i], sizeof buf[i]);
+            tl_fill(next, buf[i], sizeof buf[i]);
         }
         struct log_batch b = {.entries = e, .n_entries = 256};
         assert_int_equal(log_write(log, &b), 0);
