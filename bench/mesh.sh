@@ -21,7 +21,10 @@
 # the leader's pid appended during each load and stopped with SIGINT, e.g.
 # PROFILE="perf record -g -o /tmp/leader.data -p"), BENCH_TMP (where the
 # homes go; default /var/tmp, a
-# real disk rather than a tmpfs, so that fsync costs what it costs).
+# real disk rather than a tmpfs, so that fsync costs what it costs),
+# VIA=follower (send the sets to a follower, which forwards each to the
+# leader and answers once it has applied it too; the line then says
+# via=follower).
 # Every process started here is killed by pid on exit, also on failure.
 set -u
 PMESH=${PMESH:-build/pmesh}
@@ -112,6 +115,7 @@ start_mesh() {
             if [ "$(pm "$dir/n$i" status --json 2>/dev/null | jq -r .state)" = leader ]; then
                 LEADER_HOME=$dir/n$i
                 LEADER_PID=${PIDS[$((${#PIDS[@]} - n + i - 1))]}
+                FOLLOWER_HOME=$dir/n$((i % n + 1))
             fi
         done
         [ -n "$LEADER_HOME" ] && break
@@ -136,8 +140,12 @@ for nodes in $NODES; do
             prof=$!
             sleep 0.3
         fi
-        "$LOAD" -s "$LEADER_HOME/control.sock" -c "$c" -t "$total" \
-            -l "nodes=$nodes" "${pids[@]}" || rc=1
+        target=$LEADER_HOME label="nodes=$nodes"
+        if [ "${VIA:-leader}" = follower ] && [ "$nodes" -gt 1 ]; then
+            target=$FOLLOWER_HOME label="nodes=$nodes via=follower"
+        fi
+        "$LOAD" -s "$target/control.sock" -c "$c" -t "$total" \
+            -l "$label" "${pids[@]}" || rc=1
         if [ -n "$prof" ]; then kill -INT "$prof" 2>/dev/null; wait "$prof"; fi
         stop_mesh
         [ "${KEEP:-0}" = 1 ] || rm -rf "$T/m$run"

@@ -160,12 +160,29 @@ static void answer(struct node *n, struct wait *w)
 
 void node_waits_flush(struct node *n)
 {
+    /* A member that forwarded a proposal answers its caller once it has
+     * applied the entry too: tell it the commit index now rather than
+     * after NODE_COMMIT_NOTICE_MS. One notice per member per flush. */
+    uint64_t told[8];
+    size_t n_told = 0;
     for (size_t i = 0; i < n->n_waits; i++) {
         struct wait *w = &n->waits[i];
         if (w->kind == 0 || !w->ready)
             continue;
+        uint64_t from = w->status == 0 ? w->from_member : 0;
         answer(n, w);
         wait_free(w);
+        size_t k = 0;
+        while (k < n_told && told[k] != from)
+            k++;
+        if (from == 0 || k < n_told)
+            continue;
+        struct raft_event ev = {.type = RAFT_EV_NOTIFY_COMMIT,
+                                .now_ms = node_now()};
+        ev.notify.to = from;
+        node_step(n, &ev, NULL);
+        if (n_told < sizeof told / sizeof told[0])
+            told[n_told++] = from;
     }
     while (n->n_waits > 0 && n->waits[n->n_waits - 1].kind == 0)
         n->n_waits--;
@@ -1315,7 +1332,7 @@ static void op_force_recover(struct node *n, struct net_call *call,
  * copy of the argument since the request's memory is gone on return. */
 static void route_with_arg(struct node *n, struct net_call *call,
                            const struct net_request *req, const char *op,
-                           uint32_t flags)
+                           uint32_t flags, uint64_t from_member)
 {
     struct wait *w = wait_new(n, WAIT_LEADER, call, req->timeout_ms);
     if (w == NULL) {
@@ -1334,6 +1351,7 @@ static void route_with_arg(struct node *n, struct net_call *call,
     memcpy(w->op, op, op_len);
     w->op[op_len] = '\0';
     w->flags = flags;
+    w->from_member = from_member;
     route(n, w);
     node_kick(n);
 }
@@ -1357,7 +1375,8 @@ void node_on_request(void *ctx, struct net_call *call,
             return;
         }
         route_with_arg(n, call, req, "join",
-                       member ? (req->flags & NET_REQ_FORWARDED) : 0);
+                       member ? (req->flags & NET_REQ_FORWARDED) : 0,
+                       member ? origin->node_id : 0);
         return;
     }
     if (strcmp(op, "propose") == 0) {
@@ -1365,7 +1384,8 @@ void node_on_request(void *ctx, struct net_call *call,
             net_reply_error(call, -PM_EPROTO, "propose: members only");
             return;
         }
-        route_with_arg(n, call, req, "propose", NET_REQ_FORWARDED);
+        route_with_arg(n, call, req, "propose", NET_REQ_FORWARDED,
+                       origin->node_id);
         return;
     }
     /* Operator-only operations: the local CLI. */

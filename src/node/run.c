@@ -1128,6 +1128,7 @@ int node_run(const char *home, const struct node_run_options *o, char *err,
     memset(&ro, 0, sizeof ro);
     ro.election_timeout_ms = n->opt.election_timeout_ms;
     ro.heartbeat_ms = n->opt.heartbeat_ms;
+    ro.commit_notice_ms = NODE_COMMIT_NOTICE_MS;
     randombytes_buf(&ro.seed, sizeof ro.seed);
     rc = raft_new(n->id.node_id, &ro, &n->raft);
     if (rc != 0) {

@@ -79,6 +79,7 @@ void raft__become_leader(struct raft *r)
     raft__progress_sync(r, 1);
     r->heartbeat_deadline_ms = r->now_ms + r->o.heartbeat_ms;
     r->quorum_deadline_ms = r->now_ms + r->o.election_timeout_ms;
+    r->notice_deadline_ms = 0;
     /* Raft §5.4.2 / thesis §3.6.2: entries of earlier terms commit only
      * through an entry of the leader's own term, so append a NOOP now. */
     uint64_t idx = raft__log_last(&r->log) + 1;

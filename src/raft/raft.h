@@ -280,6 +280,15 @@ struct raft_options {
      * instead of needing a whole snapshot; also bounded to a quarter of
      * log_bytes_compact. 0: 512; RAFT_COMPACT_KEEP_NONE: drop all. */
     uint32_t compact_keep_entries;
+    /* How long a leader holds back a commit-only APPEND after the commit
+     * index last moved, so that the next APPEND carries the new commit
+     * index instead: under steady load one message per entry rather than
+     * two. Once commits pause this long, every follower not yet told is
+     * sent one; followers apply that much later when the load stops.
+     * RAFT_EV_NOTIFY_COMMIT tells one at once (the host uses it when a
+     * follower waits to apply something, e.g. a forwarded proposal).
+     * 0: at once, no holding back. */
+    uint32_t commit_notice_ms;
 };
 #define RAFT_COMPACT_KEEP_NONE UINT32_MAX
 
@@ -338,6 +347,7 @@ enum raft_event_type {
     RAFT_EV_FORCE_RECOVER = 11, /* operator: continue alone (see below) */
     RAFT_EV_CAMPAIGN = 12, /* start an election now (tests, tools) */
     RAFT_EV_PROPOSE_BATCH = 13, /* append several COMMANDs at once */
+    RAFT_EV_NOTIFY_COMMIT = 14, /* leader: tell `notify.to` the commit now */
 };
 
 struct raft_event {
@@ -414,6 +424,12 @@ struct raft_event {
         struct {
             uint64_t term_floor;
         } force;
+        /* RAFT_EV_NOTIFY_COMMIT: the follower to tell the commit index at
+         * once, if it was not told yet (see commit_notice_ms); 0: every
+         * follower. -PM_ENOTLEADER unless leader; an unknown id is ignored. */
+        struct {
+            uint64_t to;
+        } notify;
     };
 };
 

@@ -81,6 +81,8 @@ struct raft__progress {
     uint64_t snap_send_ms;
     /* ReadIndex: highest heartbeat ctx acknowledged. */
     uint64_t read_ack;
+    /* The commit index last sent to it (options.commit_notice_ms). */
+    uint64_t commit_sent;
 };
 
 void raft__inflight_reset(struct raft__progress *p);
@@ -136,6 +138,7 @@ struct raft {
     uint64_t election_deadline_ms;
     uint64_t heartbeat_deadline_ms;
     uint64_t quorum_deadline_ms;
+    uint64_t notice_deadline_ms; /* leader: commit notices due; 0: none */
     uint64_t leader_contact_ms; /* follower: last message from the leader */
     int leader_contact;         /* leader_contact_ms is meaningful */
 
@@ -234,6 +237,7 @@ int raft__recv_heartbeat(struct raft *r, const struct raft_message *m);
 int raft__recv_heartbeat_resp(struct raft *r, const struct raft_message *m);
 void raft__maybe_commit(struct raft *r);
 void raft__on_commit(struct raft *r, uint64_t old_commit);
+void raft__notify_commit(struct raft *r, uint64_t to);
 void raft__truncate(struct raft *r, uint64_t from);
 void raft__mark_appended(struct raft *r, uint64_t first);
 void raft__tick_leader(struct raft *r);

@@ -61,6 +61,7 @@ void raft__send_append(struct raft *r, struct raft__progress *p,
     m->prev_index = prev;
     m->prev_term = raft__log_term(&r->log, prev);
     m->commit = r->commit;
+    p->commit_sent = r->commit;
     /* Batch by count and bytes; always at least one entry if any. */
     uint32_t n = 0;
     uint64_t bytes = 0;
@@ -107,6 +108,8 @@ void raft__broadcast_heartbeat(struct raft *r, uint64_t ctx)
         /* Cap at what the follower is known to hold, so it never commits
          * an entry it has not matched. */
         m->commit = p->match < r->commit ? p->match : r->commit;
+        if (m->commit > p->commit_sent)
+            p->commit_sent = m->commit;
         m->ctx = ctx;
     }
 }
@@ -171,10 +174,27 @@ void raft__on_commit(struct raft *r, uint64_t old_commit)
         return;
     }
     /* Tell followers the new commit index without waiting for the next
-     * heartbeat, where the window allows. */
+     * heartbeat: at once, or (commit_notice_ms) once commits have paused
+     * that long; while they go on, each next APPEND carries it. */
+    if (r->o.commit_notice_ms == 0) {
+        for (uint32_t i = 0; i < r->n_prog; i++) {
+            struct raft__progress *p = &r->prog[i];
+            if (p->state == RAFT__REPLICATE && p->infl_count == 0)
+                raft__send_append(r, p, 1);
+        }
+    } else {
+        r->notice_deadline_ms = r->now_ms + r->o.commit_notice_ms;
+    }
+}
+
+/* Send the commit index to follower TO (0: every follower) that has not
+ * been sent it, where its window allows. */
+void raft__notify_commit(struct raft *r, uint64_t to)
+{
     for (uint32_t i = 0; i < r->n_prog; i++) {
         struct raft__progress *p = &r->prog[i];
-        if (p->state == RAFT__REPLICATE && p->infl_count == 0)
+        if ((to == 0 || p->id == to) && p->state == RAFT__REPLICATE &&
+            p->commit_sent < r->commit)
             raft__send_append(r, p, 1);
     }
 }
@@ -457,6 +477,10 @@ void raft__tick_leader(struct raft *r)
     }
     if (r->transfer_target != 0 && r->now_ms >= r->transfer_deadline_ms)
         r->transfer_target = 0; /* thesis §3.10: abort, resume service */
+    if (r->notice_deadline_ms != 0 && r->now_ms >= r->notice_deadline_ms) {
+        r->notice_deadline_ms = 0;
+        raft__notify_commit(r, 0);
+    }
     if (r->now_ms >= r->heartbeat_deadline_ms) {
         r->heartbeat_deadline_ms = r->now_ms + r->o.heartbeat_ms;
         raft__broadcast_heartbeat(r, r->read_seq);

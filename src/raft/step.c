@@ -256,6 +256,8 @@ static uint64_t next_tick(struct raft *r)
             t = r->quorum_deadline_ms;
         if (r->transfer_target != 0 && r->transfer_deadline_ms < t)
             t = r->transfer_deadline_ms;
+        if (r->notice_deadline_ms != 0 && r->notice_deadline_ms < t)
+            t = r->notice_deadline_ms;
     } else {
         if (raft__can_campaign(r) && r->election_deadline_ms < t)
             t = r->election_deadline_ms;
@@ -530,6 +532,14 @@ int raft_step(struct raft *r, const struct raft_event *ev,
         break;
     case RAFT_EV_FORCE_RECOVER:
         rc = raft__force_recover(r, ev->force.term_floor);
+        break;
+    case RAFT_EV_NOTIFY_COMMIT:
+        if (r->role != RAFT_LEADER) {
+            rc = -PM_ENOTLEADER;
+        } else {
+            raft__notify_commit(r, ev->notify.to);
+            rc = 0;
+        }
         break;
     case RAFT_EV_CAMPAIGN:
         if (r->role == RAFT_LEADER || !raft__can_campaign(r)) {

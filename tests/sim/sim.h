@@ -63,6 +63,7 @@ struct sim_profile {
     int drift;                  /* node clocks run at different rates */
     uint32_t batch_ppm;         /* proposals sent as PROPOSE_BATCH */
     uint32_t pause_ppm;         /* per chaos event: freeze a node */
+    uint32_t notice_ms;         /* core option commit_notice_ms */
 };
 
 struct sim_prop {

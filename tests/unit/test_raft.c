@@ -15,11 +15,14 @@
 
 /* --- helpers ------------------------------------------------------------ */
 
+static uint32_t opt_notice_ms; /* commit_notice_ms of the next mkcore */
+
 static struct raft_options opts(void)
 {
     struct raft_options o = {0};
     o.election_timeout_ms = 100;
     o.heartbeat_ms = 20;
+    o.commit_notice_ms = opt_notice_ms;
     o.seed = 7;
     o.compact_keep_entries = RAFT_COMPACT_KEEP_NONE; /* exact bases */
     return o;
@@ -490,6 +493,103 @@ static void commit_only_current_term_by_counting(void **state)
     assert_int_equal(status(r).commit, 3);
     assert_int_equal(up.n_committed, 2); /* 2 and 3 together */
     raft_free(r);
+}
+
+/* An APPEND with no entries to FOLLOWER in UP, or NULL. */
+static const struct raft_message *empty_append(const struct raft_update *up,
+                                               uint64_t follower)
+{
+    for (size_t i = 0; i < up->n_msgs + up->n_msgs_after; i++) {
+        const struct raft_message *m = i < up->n_msgs
+                                           ? &up->msgs[i]
+                                           : &up->msgs_after[i - up->n_msgs];
+        if (m->type == RAFT_MSG_APPEND && m->to == follower &&
+            m->n_entries == 0)
+            return m;
+    }
+    return NULL;
+}
+
+/* commit_notice_ms: a new commit index is not sent on its own at once; the
+ * next APPEND carries it, or a commit-only APPEND when the delay is over,
+ * or at once to a follower named by RAFT_EV_NOTIFY_COMMIT. At 0 (the
+ * default) it goes at once. */
+static void commit_notice_waits_for_the_next_append(void **state)
+{
+    (void)state;
+    struct raft_config c = mkconf(V3, 3, NULL, 0, 0);
+    /* Default: at once, to each idle follower. */
+    struct raft *r = mkcore(1, &c, NULL, 0, 1, 1);
+    make_leader(r, 2); /* NOOP at 2, persisted */
+    struct raft_update up;
+    struct raft_message ack = msg(RAFT_MSG_APPEND_RESP, 2, 1, 2);
+    ack.index = 2;
+    assert_int_equal(recv(r, &ack, &up), 0);
+    assert_int_equal(status(r).commit, 2);
+    assert_non_null(empty_append(&up, 2));
+    raft_free(r);
+
+    opt_notice_ms = 5;
+    r = mkcore(1, &c, NULL, 0, 1, 1);
+    make_leader(r, 2);
+    uint64_t t0 = now_ms;
+    assert_int_equal(recv(r, &ack, &up), 0); /* 2 acks the NOOP */
+    ack.from = 3;
+    assert_int_equal(recv(r, &ack, &up), 0); /* so does 3 */
+    assert_int_equal(status(r).commit, 2);
+    assert_null(empty_append(&up, 2));
+    assert_null(empty_append(&up, 3));
+    assert_true(up.next_tick_ms <= t0 + 5);
+    /* The delay is over: both are told. */
+    assert_int_equal(tick(r, t0 + 5, &up), 0);
+    const struct raft_message *a2 = empty_append(&up, 2);
+    const struct raft_message *a3 = empty_append(&up, 3);
+    assert_non_null(a2);
+    assert_non_null(a3);
+    assert_int_equal(a2->commit, 2);
+    assert_int_equal(a3->commit, 2);
+    ack.index = 2;
+    ack.from = 2;
+    assert_int_equal(recv(r, &ack, &up), 0);
+    ack.from = 3;
+    assert_int_equal(recv(r, &ack, &up), 0);
+
+    /* Entry 3 commits on 2's ack. Nobody is told at once; NOTIFY_COMMIT
+     * tells 2 (and only 2). */
+    uint64_t val = 1;
+    struct raft_event p = {.type = RAFT_EV_PROPOSE};
+    p.propose.data = (const uint8_t *)&val;
+    p.propose.len = 8;
+    assert_int_equal(step(r, p, &up), 0);
+    struct raft_update up2;
+    persist(r, &up, &up2);
+    ack.from = 2;
+    ack.index = 3;
+    assert_int_equal(recv(r, &ack, &up), 0);
+    assert_int_equal(status(r).commit, 3);
+    assert_null(empty_append(&up, 2));
+    struct raft_event nc = {.type = RAFT_EV_NOTIFY_COMMIT};
+    nc.notify.to = 2;
+    assert_int_equal(step(r, nc, &up), 0);
+    a2 = empty_append(&up, 2);
+    assert_non_null(a2);
+    assert_int_equal(a2->commit, 3);
+    assert_null(empty_append(&up, 3));
+    /* Entry 4's APPEND to 3 carries commit 3: when the delay is over
+     * there is nothing left to tell anyone. */
+    assert_int_equal(step(r, p, &up), 0);
+    const struct raft_message *e3 = find(&up, RAFT_MSG_APPEND, 3, NULL);
+    assert_non_null(e3);
+    assert_int_equal(e3->commit, 3);
+    assert_int_equal(tick(r, now_ms + 5, &up), 0);
+    assert_null(empty_append(&up, 2));
+    assert_null(empty_append(&up, 3));
+    /* Only a leader is asked. */
+    raft_free(r);
+    r = mkcore(2, &c, NULL, 0, 1, 1);
+    assert_int_equal(step(r, nc, &up), -PM_ENOTLEADER);
+    raft_free(r);
+    opt_notice_ms = 0;
 }
 
 /* Thesis §10.2.1: the leader writes its own log in parallel with sending
@@ -1677,6 +1777,7 @@ int main(void)
         cmocka_unit_test(
             malformed_messages_are_rejected_without_state_change),
         cmocka_unit_test(commit_only_current_term_by_counting),
+        cmocka_unit_test(commit_notice_waits_for_the_next_append),
         cmocka_unit_test(leader_counts_itself_only_when_persisted),
         cmocka_unit_test(proposal_batch_is_appended_and_sent_together),
         cmocka_unit_test(
