@@ -13,10 +13,11 @@ command -v gnuplot >/dev/null || { echo "plot.sh: gnuplot not installed" >&2; ex
 W=$(mktemp -d /tmp/pmesh-plot-XXXXXX)
 trap 'rm -rf "$W"' EXIT
 
-# cols FILE PREFIX: "clients rps p99" rows of the lines starting with PREFIX.
+# cols FILE PREFIX: "clients rps p99" rows of the lines starting with PREFIX
+# (sets sent to the leader only: not the via=follower lines).
 cols() {
     [ -f "$1" ] || return 0
-    grep "^$2" "$1" | awk '{
+    grep "^$2" "$1" | grep -v " via=" | awk '{
         c = ""; r = ""; p = "";
         for (i = 1; i <= NF; i++) {
             split($i, kv, "=");
