@@ -89,6 +89,8 @@ struct load {
     uint64_t answered;      /* replies received */
     uint64_t errors;        /* measured replies with a nonzero status */
     uint64_t *lat_ns;       /* measured latencies */
+    uint64_t *idx;          /* the log index of each measured success */
+    uint64_t n_idx;
     uint64_t n_lat;
     uint64_t t_start_ns, t_end_ns;
     uint64_t cpu_start_ticks;
@@ -247,6 +249,32 @@ static int send_next(struct load *l, uint32_t i)
     return 0;
 }
 
+/* N of a success reply {"index":N}; 0 if it has none. */
+static uint64_t reply_index(const struct net_reply *r)
+{
+    static const char pre[] = "{\"index\":";
+    size_t k = sizeof pre - 1;
+    if (r->body == NULL || r->body_len <= k || memcmp(r->body, pre, k) != 0)
+        return 0;
+    uint64_t v = 0;
+    for (; k < r->body_len && r->body[k] >= '0' && r->body[k] <= '9'; k++)
+        v = v * 10 + (uint64_t)(r->body[k] - '0');
+    return v;
+}
+
+/* Every acknowledged set is a distinct command, so it must have been
+ * applied at an index of its own: a reply without one, or one index
+ * acknowledged twice (a set taken for a duplicate), counts as an error. */
+static uint64_t bad_indexes(struct load *l)
+{
+    uint64_t bad = 0;
+    qsort(l->idx, l->n_idx, sizeof l->idx[0], cmp_u64);
+    for (uint64_t i = 0; i < l->n_idx; i++)
+        if (l->idx[i] == 0 || (i > 0 && l->idx[i] == l->idx[i - 1]))
+            bad++;
+    return bad;
+}
+
 static int on_reply(struct load *l, const struct net_reply *r)
 {
     if (r->id >= l->clients)
@@ -262,6 +290,8 @@ static int on_reply(struct load *l, const struct net_reply *r)
                          pm_strerror(r->status), (int)r->body_len,
                          r->body ? (const char *)r->body : "");
             l->errors++;
+        } else {
+            l->idx[l->n_idx++] = reply_index(r);
         }
     }
     l->answered++;
@@ -465,18 +495,21 @@ int main(int argc, char **argv)
     l.slots = calloc(l.clients, sizeof *l.slots);
     l.lc = calloc(l.conns, sizeof *l.lc);
     l.lat_ns = calloc(l.total, sizeof *l.lat_ns);
+    l.idx = calloc(l.total, sizeof *l.idx);
     l.value = malloc(l.value_bytes);
-    if (!l.slots || !l.lc || !l.lat_ns || !l.value) {
+    if (!l.slots || !l.lc || !l.lat_ns || !l.idx || !l.value) {
         fprintf(stderr, "pmesh-load: out of memory\n");
         return 1;
     }
     for (uint32_t i = 0; i < l.value_bytes; i++)
         l.value[i] = (char)('a' + i % 26);
     /* Client ids distinct per process and per client (the FSM keeps the
-     * last sequence per client id). */
-    uint64_t base = ((uint64_t)getpid() << 32) ^ now_ns();
+     * last sequence per client id, and answers a set whose id and sequence
+     * it has seen with the first one's index without applying it). The
+     * low 16 bits number the clients (at most LOAD_CLIENTS_MAX), never 0. */
+    uint64_t base = (((uint64_t)getpid() << 32) ^ now_ns()) << 16;
     for (uint32_t i = 0; i < l.clients; i++) {
-        l.slots[i].client_id = (base + i) | 1;
+        l.slots[i].client_id = base + i + 1;
         l.lc[i % l.conns].fd = -1;
     }
 
@@ -495,6 +528,14 @@ int main(int argc, char **argv)
                 " replies\n", pm_strerror(rc), l.answered,
                 l.warmup + l.total);
         return 1;
+    }
+    uint64_t bad = bad_indexes(&l);
+    if (bad > 0) {
+        if (l.errors == 0)
+            snprintf(l.first_error, sizeof l.first_error,
+                     "%" PRIu64 " acknowledged sets without an index of "
+                     "their own (taken for duplicates?)", bad);
+        l.errors += bad;
     }
     double secs = (double)(l.t_end_ns - l.t_start_ns) / 1e9;
     qsort(l.lat_ns, l.n_lat, sizeof *l.lat_ns, cmp_u64);
@@ -517,6 +558,7 @@ int main(int argc, char **argv)
     free(l.slots);
     free(l.lc);
     free(l.lat_ns);
+    free(l.idx);
     free(l.value);
     return l.errors ? 1 : 0;
 }
