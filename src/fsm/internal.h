@@ -92,6 +92,9 @@ int fsm__settings_print(const struct fsm__settings *s, unsigned depth,
 /* Is VAL (LEN bytes) canonical JSON within the value limits? 0 or
  * -PM_EINVAL / -PM_ETOOBIG with ERR. */
 int fsm__value_check(const char *val, size_t len, char *err, size_t err_len);
+/* 1 if S (LEN bytes) is only bytes 0x20-0x7e other than '"' and '\\'
+ * (text that is a JSON string's body as it is), else 0. */
+int fsm__plain_text(const char *s, size_t len);
 /* Member fields: syntax and limits (not uniqueness). */
 int fsm__member_check(const struct fsm_member *m, char *err, size_t err_len);
 int fsm__name_check(const char *what, const char *s, size_t len, char *err,

@@ -83,6 +83,7 @@ struct wait {
     uint32_t flags;
     uint32_t timeout_ms;
     uint64_t from_member;    /* forwarded to us by this member; else 0 */
+    uint64_t stamped_ms;     /* arg encoded here at this wall time; else 0 */
     uint64_t join_id;        /* join: the member id we assigned */
     uint64_t gen;            /* tells a reused slot from the old request */
     uint64_t retry_ms;       /* LEADER: next routing attempt */
@@ -156,6 +157,7 @@ struct node {
 
     struct wait *waits;
     size_t n_waits;
+    size_t waits_low;                /* every slot below it is in use */
     struct wait_ref *wheap;          /* NODE_WAIT_HEAP_MAX */
     size_t n_wheap;
     int wheap_lost;                  /* a ref did not fit: scan as well */

@@ -2,6 +2,7 @@
  * requests, membership and invalid-at-apply no-ops; replays the fuzz
  * corpus through the decoder. */
 #include "test_fsm_util.h"
+#include "fsm/internal.h"
 
 #include <dirent.h>
 
@@ -227,6 +228,39 @@ static void normalize_turns_text_into_json(void **state)
         assert_int_equal(n, strlen(cases[i][1]));
         free(j);
     }
+}
+
+/* The word-at-a-time plain-text test agrees with the byte rule for every
+ * byte value at every position of strings of 1-40 bytes, alone and next
+ * to each byte value up to 17 bytes (a borrow or carry from one byte must never hide or
+ * invent a verdict on its neighbour). */
+static int plain_ref(const unsigned char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] < 0x20 || s[i] > 0x7e || s[i] == '"' || s[i] == '\\')
+            return 0;
+    return 1;
+}
+
+static void plain_text_matches_the_byte_rule(void **state)
+{
+    (void)state;
+    unsigned char s[40];
+    for (size_t len = 1; len <= sizeof s; len++)
+        for (size_t at = 0; at < len; at++)
+            for (unsigned b = 0; b < 256; b++) {
+                memset(s, 'a', len);
+                s[at] = (unsigned char)b;
+                /* Neighbours: up to 17 bytes (two words and a tail). */
+                int nbs = at + 1 < len && len <= 17;
+                for (unsigned nb = 0; nb < 256; nb += nbs ? 1 : 256) {
+                    if (nbs)
+                        s[at + 1] = (unsigned char)nb;
+                    assert_int_equal(fsm__plain_text((const char *)s, len),
+                                     plain_ref(s, len));
+                }
+            }
+    assert_int_equal(fsm__plain_text("", 0), 1);
 }
 
 /* Normalizing the normal form changes nothing (F2 of tests/chaos/FINDINGS.md:
@@ -528,6 +562,7 @@ int main(void)
         cmocka_unit_test(unset_removes_subtree_and_prunes),
         cmocka_unit_test(normalize_turns_text_into_json),
         cmocka_unit_test(normalize_is_idempotent),
+        cmocka_unit_test(plain_text_matches_the_byte_rule),
         cmocka_unit_test(duplicate_request_applies_once),
         cmocka_unit_test(dedup_table_evicts_oldest_client),
         cmocka_unit_test(membership_lifecycle),
