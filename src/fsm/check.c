@@ -636,9 +636,10 @@ static int check_set(const struct fsm *fsm, const struct fsm_cmd *c,
         return rc;
     if (!fsm)
         return 0;
-    const struct fsm__node *h =
-        fsm__settings_holder(&fsm->settings, c->key.p, c->key.len);
-    if (h && h != fsm__settings_find(&fsm->settings, c->key.p, c->key.len)) {
+    const struct fsm__node *h;
+    const struct fsm__node *same =
+        fsm__settings_lookup(&fsm->settings, c->key.p, c->key.len, &h);
+    if (h && h != same) {
         char hk[FSM_KEY_MAX + 1];
         size_t hl = fsm__node_key(h, hk);
         fsm__errf(err, err_len,
@@ -651,8 +652,6 @@ static int check_set(const struct fsm *fsm, const struct fsm_cmd *c,
     /* Limits on the whole tree, counted as if the key were new (a
      * replacement only frees room, so this never rejects a valid change
      * that keeps the tree within bounds by much). */
-    const struct fsm__node *same =
-        fsm__settings_find(&fsm->settings, c->key.p, c->key.len);
     if (!same && fsm->settings.n_keys >= FSM_SETTINGS_MAX) {
         fsm__errf(err, err_len, "the mesh holds %d settings already (the "
                   "limit)", FSM_SETTINGS_MAX);
@@ -674,10 +673,9 @@ static int check_unset(const struct fsm *fsm, const struct fsm_cmd *c,
     int rc = fsm_key_check(c->key.p, c->key.len, err, err_len);
     if (rc || !fsm)
         return rc;
-    const struct fsm__node *h =
-        fsm__settings_holder(&fsm->settings, c->key.p, c->key.len);
+    const struct fsm__node *h;
     const struct fsm__node *n =
-        fsm__settings_find(&fsm->settings, c->key.p, c->key.len);
+        fsm__settings_lookup(&fsm->settings, c->key.p, c->key.len, &h);
     if (h && h != n) {
         char hk[FSM_KEY_MAX + 1];
         fsm__node_key(h, hk);

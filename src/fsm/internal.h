@@ -56,6 +56,12 @@ struct fsm__node *fsm__settings_find(const struct fsm__settings *s,
  * it, or NULL. */
 struct fsm__node *fsm__settings_holder(const struct fsm__settings *s,
                                        const char *key, size_t len);
+/* Both in one walk down the tree (a segment among many siblings is a
+ * binary search; `set` checks both for every entry on every node): returns
+ * fsm__settings_find(KEY), and *HOLDER gets fsm__settings_holder(KEY). */
+struct fsm__node *fsm__settings_lookup(const struct fsm__settings *s,
+                                       const char *key, size_t len,
+                                       const struct fsm__node **holder);
 /* Callback for every key removed or replaced by a change (audit, stored
  * deletes); KEY is the full dotted key. Returns 0 or -PM_ENOMEM. */
 typedef int (*fsm__key_fn)(void *ctx, const char *key, size_t key_len,

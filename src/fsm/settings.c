@@ -118,6 +118,26 @@ struct fsm__node *fsm__settings_holder(const struct fsm__settings *s,
     return walk_key(s, key, len, 1);
 }
 
+struct fsm__node *fsm__settings_lookup(const struct fsm__settings *s,
+                                       const char *key, size_t len,
+                                       const struct fsm__node **holder)
+{
+    const struct fsm__node *n = &s->root;
+    size_t off = 0;
+    *holder = NULL;
+    while (off < len) {
+        size_t sl = seg_len_at(key, len, off);
+        long i = kid_search(n, key + off, sl);
+        if (i < 0)
+            return NULL;
+        n = n->kids[i];
+        if (*holder == NULL && n->val)
+            *holder = n;
+        off += sl + 1;
+    }
+    return (struct fsm__node *)n;
+}
+
 size_t fsm__node_key(const struct fsm__node *n, char *buf)
 {
     /* Segments from the leaf up, then written back to front. */
