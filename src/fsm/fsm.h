@@ -402,6 +402,12 @@ int fsm_write_file(const char *path, const void *bytes, size_t len,
  * RESTART). Errors as the render and write functions. */
 int fsm_materialize(const struct fsm *fsm, uint64_t node_id, const char *home,
                     int *settings_written, int *nats_change);
+/* Its two halves: settings.json (O(state) to render) and nats.conf (small,
+ * O(members)). */
+int fsm_materialize_settings(const struct fsm *fsm, uint64_t node_id,
+                             const char *home, int *written);
+int fsm_materialize_nats(const struct fsm *fsm, uint64_t node_id,
+                         const char *home, int *nats_change);
 
 /* ---------------------------------------------------------------------------
  * Audit. Replay the log into a scratch FSM (fsm_new(), or fsm_restore() of

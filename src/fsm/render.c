@@ -477,25 +477,45 @@ out:
 int fsm_materialize(const struct fsm *fsm, uint64_t node_id, const char *home,
                     int *settings_written, int *nats_change)
 {
+    if (nats_change)
+        *nats_change = FSM_NATS_SAME;
+    int rc = fsm_materialize_settings(fsm, node_id, home, settings_written);
+    return rc ? rc : fsm_materialize_nats(fsm, node_id, home, nats_change);
+}
+
+int fsm_materialize_settings(const struct fsm *fsm, uint64_t node_id,
+                             const char *home, int *written)
+{
+    char *text = NULL;
+    size_t len;
+    size_t hl = strlen(home);
+    char *path = malloc(hl + 32);
+    if (written)
+        *written = 0;
+    if (!path)
+        return -PM_ENOMEM;
+    int rc = fsm_render_settings(fsm, node_id, &text, &len);
+    if (rc == 0) {
+        snprintf(path, hl + 32, "%s/settings.json", home);
+        rc = fsm_write_file(path, text, len, written);
+    }
+    free(text);
+    free(path);
+    return rc;
+}
+
+int fsm_materialize_nats(const struct fsm *fsm, uint64_t node_id,
+                         const char *home, int *nats_change)
+{
     char *text = NULL, *old = NULL;
     size_t len, old_len;
     int rc;
     size_t hl = strlen(home);
     char *path = malloc(hl + 32);
-
-    if (settings_written)
-        *settings_written = 0;
     if (nats_change)
         *nats_change = FSM_NATS_SAME;
     if (!path)
         return -PM_ENOMEM;
-    if ((rc = fsm_render_settings(fsm, node_id, &text, &len)))
-        goto out;
-    snprintf(path, hl + 32, "%s/settings.json", home);
-    if ((rc = fsm_write_file(path, text, len, settings_written)))
-        goto out;
-    free(text);
-    text = NULL;
     if ((rc = fsm_render_nats(fsm, node_id, home, &text, &len)))
         goto out;
     snprintf(path, hl + 32, "%s/nats.conf", home);

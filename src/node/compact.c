@@ -104,7 +104,7 @@ static int write_next(const struct fsm *f, const char *home)
     return rc;
 }
 
-static void child_main(struct node *n, pid_t parent, enum fault f)
+void node_child_setup(pid_t parent)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
@@ -129,6 +129,11 @@ static void child_main(struct node *n, pid_t parent, enum fault f)
     (void)setpriority(PRIO_PROCESS, 0, 19);
     (void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
                   (2 << 13) | 7);
+}
+
+static void child_main(struct node *n, pid_t parent, enum fault f)
+{
+    node_child_setup(parent);
     /* The last compaction's rename must be durable before AUDIT_NEXT, which
      * it moved away, is written again (the loop did not sync it). */
     if (home_sync(n->home) != 0)

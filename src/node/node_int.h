@@ -190,7 +190,11 @@ struct node {
     int members_dirty;   /* peers/files need refreshing after apply */
     int files_dirty;     /* settings.json / nats.conf may have changed */
     uint64_t files_due_ms;     /* not before (0: at once, membership) */
-    uint64_t files_dirty_ms;   /* when the files were first seen stale */
+    struct {                   /* files.c: the child writing settings.json */
+        pid_t pid;             /* 0: none */
+        struct net_child *watch;
+        uint64_t started_ms;
+    } files;
     int leader_changed;
     int want_compact;
     /* Compaction in progress (compact.c). */
@@ -269,6 +273,19 @@ void node_reply_json_index(struct net_call *call, uint64_t index);
  * index set) for node_waits_on_applied(). */
 void node_waits_index_watch(struct node *n, struct wait *w);
 
+/* files.c: HOME/settings.json and HOME/nats.conf follow the FSM.
+ * node_files_maybe_write: from the housekeeping timer, when files_dirty
+ *   and files_due_ms has come: nats.conf in the loop (a change reloads or
+ *   restarts nats-server), settings.json in a forked child (O(state)); one
+ *   child at a time; the next rewrite is spaced by what this one took.
+ * node_files_write: both in the loop, now (start and stop), after
+ *   node_files_abort.
+ * node_files_abort: kill and reap the child (its file stays whole: the
+ *   write is a rename); the files are dirty again. */
+void node_files_maybe_write(struct node *n);
+void node_files_write(struct node *n);
+void node_files_abort(struct node *n);
+
 /* compact.c: compaction off the event loop, and the FSM state at the log's
  * base (HOME/audit.snap, or HOME/audit.snap.next between a compaction's
  * commit and its rename) that the audit replays the kept entries from.
@@ -290,6 +307,11 @@ void node_waits_index_watch(struct node *n, struct wait *w);
  * node_compact_abort: kill and reap the child, forget a finished one
  *   (shutdown, snapshot install). */
 uint64_t node_compact_threshold(const struct node *n);
+/* In a child the node just forked to work on a copy-on-write image of its
+ * state: die with the node (_exit(3) if it is gone already), default
+ * signals, no inherited descriptor, lowest CPU and I/O priority. The child
+ * must leave through _exit(). */
+void node_child_setup(pid_t parent);
 void node_compact_maybe_start(struct node *n);
 int node_compact_fill(struct node *n, struct log_batch *b,
                       struct log_snapshot_meta *meta, uint8_t *cfg,

@@ -27,13 +27,6 @@
  * batch a p99 stall at 256 clients (p99 22-36 ms vs 9-11 ms at 20 ms, same
  * rate). */
 #define NODE_STATE_DEFER_MS 20
-/* settings.json / nats.conf rewrites: at most every NODE_FILES_MIN_MS, and
- * spaced by NODE_FILES_COST_FACTOR times the last rewrite's duration (see
- * house_cb). */
-#define NODE_FILES_MIN_MS 200
-#define NODE_FILES_COST_FACTOR 100
-/* ... and put off while requests are in flight, at most this long. */
-#define NODE_FILES_LAG_MAX_MS 1000
 
 uint64_t node_now(void) { return net_mono_ms(); }
 
@@ -638,39 +631,6 @@ int node_disk_check(struct node *n, size_t bytes, char *err, size_t err_len)
     return -PM_ENOSPC;
 }
 
-static void materialize(struct node *n)
-{
-    if (!n->files_dirty || !fsm_bootstrapped(n->fsm))
-        return;
-    if (fsm_member_by_id(n->fsm, n->id.node_id) == NULL)
-        return; /* not (yet) a member: nothing to render for us */
-    n->files_dirty = 0;
-    int settings_written = 0, nats_change = 0;
-    int rc = fsm_materialize(n->fsm, n->id.node_id, n->home,
-                             &settings_written, &nats_change);
-    if (rc != 0) {
-        /* E.g. a full disk: keep the node up and try again later (the
-         * housekeeping timer spaces the attempts); say so once. */
-        if (!n->files_failed)
-            pm_say(PM_WARN, "node", "writing settings.json/nats.conf: %s; "
-                   "retrying", pm_strerror(rc));
-        n->files_failed = 1;
-        n->files_dirty = 1;
-        return;
-    }
-    if (n->files_failed) {
-        pm_say(PM_INFO, "node", "settings.json/nats.conf written again");
-        n->files_failed = 0;
-    }
-    if (n->natsd != NULL && nats_change != FSM_NATS_SAME) {
-        /* The monitoring port follows the member record. */
-        const struct fsm_member *me = fsm_member_by_id(n->fsm,
-                                                       n->id.node_id);
-        natsd_set_monitor(n->natsd, me->nats_host, me->nats_http_port);
-        natsd_config_changed(n->natsd, nats_change);
-    }
-}
-
 /* Supervise nats-server (natsd.h) unless --no-nats. Started after the
  * first materialize: it runs the nats.conf on disk, and a node that is not
  * a member yet starts it when its first nats.conf is written. */
@@ -749,31 +709,7 @@ static void house_cb(void *ctx)
     if (n->role == RAFT_LEADER)
         hand_over_on_full_disk(n, now);
     say_catch_up(n, now);
-    if (n->files_dirty && n->files_dirty_ms == 0)
-        n->files_dirty_ms = now;
-    /* A rewrite stalls the loop, and every request in flight waits for it
-     * (with 256 in flight one stall is a whole percentile of latency): while
-     * requests wait, put it off, up to NODE_FILES_LAG_MAX_MS behind the
-     * state. Membership changes (files_due_ms 0) are written at once. */
-    int busy = n->n_waits > 0 && n->files_due_ms != 0 &&
-               now - n->files_dirty_ms < NODE_FILES_LAG_MAX_MS;
-    if (n->files_dirty && now >= n->files_due_ms && !busy) {
-        materialize(n);
-        if (!n->files_dirty)
-            n->files_dirty_ms = 0;
-        /* Rendering is O(state) and stalls the loop while it runs: a mesh
-         * with thousands of keys under a stream of sets would spend much
-         * of the loop rewriting settings.json, and every request that
-         * arrives during a rewrite waits for it (measured: the 1-client
-         * p99 was the rewrite's duration). Wait at least
-         * NODE_FILES_COST_FACTOR times what this rewrite took, so rewrites
-         * take at most ~1% of the loop (and of the requests); the files
-         * still follow the state within a second or so. */
-        uint64_t done = node_now();
-        uint64_t wait_ms = (done - now) * NODE_FILES_COST_FACTOR;
-        n->files_due_ms = done + (wait_ms > NODE_FILES_MIN_MS
-                                      ? wait_ms : NODE_FILES_MIN_MS);
-    }
+    node_files_maybe_write(n);
     if (n->role == RAFT_LEADER)
         node_membership_step(n);
     /* Removed (by `leave` or `remove`): stop once the removal is applied
@@ -1016,6 +952,7 @@ static void node_teardown(struct node *n)
     if (n->waits != NULL)
         node_waits_fail_all(n, -PM_ECLOSED, "node stopping");
     node_compact_abort(n); /* no child left behind */
+    node_files_abort(n);
     natsd_free(n->natsd); /* stops nats-server (bounded) */
     n->natsd = NULL;
     net_control_free(n->ctl);
@@ -1197,7 +1134,7 @@ int node_run(const char *home, const struct node_run_options *o, char *err,
     node_peers_refresh(n);
     node_js_peers_sync(n); /* notes the voters only */
     n->files_dirty = 1;
-    materialize(n);
+    node_files_write(n);
     rc = nats_start(n, err, err_len);
     if (rc != 0)
         goto out;
@@ -1221,7 +1158,7 @@ int node_run(const char *home, const struct node_run_options *o, char *err,
 
     if (!n->fatal && pending_work(n))
         write_pending(n, 0, 1); /* finish what this turn gathered */
-    materialize(n);
+    node_files_write(n);
     rc = n->fatal ? -PM_EIO : n->stop_rc;
     if (n->fatal)
         home_fail(err, err_len, rc, "stopped after a fatal error (see %s/pmesh.log)",

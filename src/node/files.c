@@ -1,0 +1,163 @@
+/* files.c: keeping HOME/settings.json and HOME/nats.conf in step with the
+ * FSM (node_int.h, "files").
+ *
+ * nats.conf is O(members) to render and its change decides a reload or a
+ * restart of nats-server, so the loop writes it itself. settings.json is
+ * O(state): with tens of thousands of keys a render takes tens of
+ * milliseconds, and every request in flight would wait for a loop doing
+ * it (measured at 256 clients with 40k keys: one 22 ms render on the
+ * leader, a stall for the ~1,000 requests around it, the p99). So a forked
+ * child renders it from its copy-on-write image of the state and writes it
+ * atomically (fsm_write_file) while the loop goes on. One child at a time;
+ * a change meanwhile leaves the files dirty and the next rewrite is
+ * started after the child exits. At start and stop the node writes both
+ * files itself (node_files_write), after stopping a child that could
+ * otherwise rename an older settings.json over the newer one. */
+#include "node/node_int.h"
+
+#include "base/err.h"
+#include "base/say.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Rewrites at most every NODE_FILES_MIN_MS, and spaced by
+ * NODE_FILES_COST_FACTOR times what the last one took (the child's render
+ * and write): the child's CPU is the machine's too, so rewrites use at
+ * most ~1% of it however large the state, and the files still follow the
+ * state within a second or so. */
+#define NODE_FILES_MIN_MS 200
+#define NODE_FILES_COST_FACTOR 100
+
+static void wrote(struct node *n, int rc)
+{
+    if (rc != 0) {
+        /* E.g. a full disk: keep the node up and try again later (the
+         * housekeeping timer spaces the attempts); say so once. */
+        if (!n->files_failed)
+            pm_say(PM_WARN, "node", "writing settings.json/nats.conf: %s; "
+                   "retrying", pm_strerror(rc));
+        n->files_failed = 1;
+        n->files_dirty = 1;
+        return;
+    }
+    if (n->files_failed) {
+        pm_say(PM_INFO, "node", "settings.json/nats.conf written again");
+        n->files_failed = 0;
+    }
+}
+
+/* nats.conf, in the loop; tells the supervisor what its change needs. */
+static int write_nats(struct node *n)
+{
+    int nats_change = FSM_NATS_SAME;
+    int rc = fsm_materialize_nats(n->fsm, n->id.node_id, n->home,
+                                  &nats_change);
+    if (rc == 0 && n->natsd != NULL && nats_change != FSM_NATS_SAME) {
+        /* The monitoring port follows the member record. */
+        const struct fsm_member *me = fsm_member_by_id(n->fsm,
+                                                       n->id.node_id);
+        natsd_set_monitor(n->natsd, me->nats_host, me->nats_http_port);
+        natsd_config_changed(n->natsd, nats_change);
+    }
+    return rc;
+}
+
+static int renderable(const struct node *n)
+{
+    /* Not (yet) a member: nothing to render for us. */
+    return fsm_bootstrapped(n->fsm) &&
+           fsm_member_by_id(n->fsm, n->id.node_id) != NULL;
+}
+
+void node_files_abort(struct node *n)
+{
+    if (n->files.pid <= 0)
+        return;
+    pid_t pid = n->files.pid;
+    net_child_free(n->files.watch); /* our own waitpid from here on */
+    n->files.watch = NULL;
+    n->files.pid = 0;
+    kill(pid, SIGKILL);
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    n->files_dirty = 1; /* what it was writing may not be there */
+}
+
+void node_files_write(struct node *n)
+{
+    node_files_abort(n);
+    if (!n->files_dirty || !renderable(n))
+        return;
+    n->files_dirty = 0;
+    int rc = fsm_materialize_settings(n->fsm, n->id.node_id, n->home, NULL);
+    if (rc == 0)
+        rc = write_nats(n);
+    wrote(n, rc);
+}
+
+static void child_cb(void *ctx, pid_t pid, int status)
+{
+    struct node *n = ctx;
+    net_child_free(n->files.watch);
+    n->files.watch = NULL;
+    if (pid != n->files.pid)
+        return;
+    n->files.pid = 0;
+    uint64_t now = node_now();
+    uint64_t took = now - n->files.started_ms;
+    uint64_t wait_ms = took * NODE_FILES_COST_FACTOR;
+    n->files_due_ms = now + (wait_ms > NODE_FILES_MIN_MS ? wait_ms
+                                                         : NODE_FILES_MIN_MS);
+    int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    /* The child says only that it failed: the write's error went with
+     * it. A full disk is the usual reason; the retry says more if not. */
+    wrote(n, ok ? 0 : -PM_EIO);
+}
+
+void node_files_maybe_write(struct node *n)
+{
+    uint64_t now = node_now();
+    if (!n->files_dirty || n->files.pid != 0 || now < n->files_due_ms ||
+        !renderable(n))
+        return;
+    n->files_dirty = 0;
+    int rc = write_nats(n);
+    if (rc != 0) {
+        wrote(n, rc);
+        n->files_due_ms = now + NODE_FILES_MIN_MS;
+        return;
+    }
+    n->files.started_ms = now;
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        node_child_setup(parent);
+        _exit(fsm_materialize_settings(n->fsm, n->id.node_id, n->home,
+                                       NULL) == 0 ? 0 : 1);
+    }
+    if (pid > 0 &&
+        net_child_new(n->loop, pid, child_cb, n, &n->files.watch) == 0) {
+        n->files.pid = pid;
+        return;
+    }
+    if (pid > 0) {
+        /* Not the default loop (an embedding, a test): nobody would reap
+         * it. */
+        kill(pid, SIGKILL);
+        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+            ;
+        n->files.watch = NULL;
+    }
+    /* No child: render here, spaced as the child's would be. */
+    rc = fsm_materialize_settings(n->fsm, n->id.node_id, n->home, NULL);
+    wrote(n, rc);
+    uint64_t done = node_now();
+    uint64_t wait_ms = (done - now) * NODE_FILES_COST_FACTOR;
+    n->files_due_ms = done + (wait_ms > NODE_FILES_MIN_MS ? wait_ms
+                                                          : NODE_FILES_MIN_MS);
+}
