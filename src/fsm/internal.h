@@ -37,8 +37,15 @@ struct fsm__node {
     char *val;                 /* canonical JSON, NUL-terminated; NULL: inner */
     uint32_t val_len;
     struct fsm__node *parent;
-    struct fsm__node **kids;
+    struct fsm__node **kids;   /* sorted by segment (output order) */
     uint32_t n_kids, cap_kids;
+    /* With many kids, also a hash index of them (open addressing, linear
+     * probing, hx_cap a power of two, at most half full): a lookup is one
+     * probe instead of a binary search whose every step is a cache miss.
+     * Only a lookup aid: NULL (e.g. after running out of memory) is always
+     * correct. */
+    struct fsm__node **hx;
+    uint32_t hx_cap;
 };
 
 struct fsm__settings {

@@ -31,6 +31,87 @@ void fsm__settings_init(struct fsm__settings *s)
     memset(s, 0, sizeof *s);
 }
 
+/* ---- the kids' hash index (struct fsm__node, hx) ------------------------ */
+
+#define HX_MIN_KIDS 64
+
+static uint32_t seg_hash(const char *s, size_t len)
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (size_t i = 0; i < len; i++)
+        h = (h ^ (unsigned char)s[i]) * 16777619u;
+    return h;
+}
+
+static void hx_drop(struct fsm__node *n)
+{
+    free(n->hx);
+    n->hx = NULL;
+    n->hx_cap = 0;
+}
+
+static void hx_put(struct fsm__node *n, struct fsm__node *k)
+{
+    uint32_t m = n->hx_cap - 1;
+    uint32_t i = seg_hash(k->seg, k->seg_len) & m;
+    while (n->hx[i] != NULL)
+        i = (i + 1) & m;
+    n->hx[i] = k;
+}
+
+/* (Re)build N's index of all its kids; none below HX_MIN_KIDS, or when
+ * out of memory. At most half full, so a probe always ends. */
+static void hx_build(struct fsm__node *n)
+{
+    hx_drop(n);
+    if (n->n_kids < HX_MIN_KIDS)
+        return;
+    uint32_t cap = 128;
+    while (cap < 2 * n->n_kids)
+        cap *= 2;
+    n->hx = calloc(cap, sizeof *n->hx);
+    if (n->hx == NULL)
+        return;
+    n->hx_cap = cap;
+    for (uint32_t i = 0; i < n->n_kids; i++)
+        hx_put(n, n->kids[i]);
+}
+
+/* K was just added to N->kids (and counted in n_kids). */
+static void hx_added(struct fsm__node *n, struct fsm__node *k)
+{
+    if (n->hx == NULL || 2 * n->n_kids > n->hx_cap)
+        hx_build(n);
+    else
+        hx_put(n, k);
+}
+
+/* K is leaving N->kids: take it out, moving later entries of its probe
+ * run back so that every lookup still finds its kid. */
+static void hx_removed(struct fsm__node *n, const struct fsm__node *k)
+{
+    if (n->hx == NULL)
+        return;
+    uint32_t m = n->hx_cap - 1;
+    uint32_t i = seg_hash(k->seg, k->seg_len) & m;
+    while (n->hx[i] != k) {
+        if (n->hx[i] == NULL)
+            return; /* not indexed: cannot happen */
+        i = (i + 1) & m;
+    }
+    n->hx[i] = NULL;
+    for (uint32_t j = (i + 1) & m; n->hx[j] != NULL; j = (j + 1) & m) {
+        struct fsm__node *e = n->hx[j];
+        uint32_t home = seg_hash(e->seg, e->seg_len) & m;
+        /* E may move to the hole at I if its home is not in (I, J]. */
+        if (((j - home) & m) >= ((j - i) & m)) {
+            n->hx[i] = e;
+            n->hx[j] = NULL;
+            i = j;
+        }
+    }
+}
+
 static void node_free(struct fsm__node *n)
 {
     /* Depth is bounded by FSM_KEY_DEPTH_MAX, so recursion is bounded. */
@@ -38,6 +119,7 @@ static void node_free(struct fsm__node *n)
         node_free(n->kids[i]);
         free(n->kids[i]);
     }
+    hx_drop(n);
     free(n->kids);
     free(n->seg);
     free(n->val);
@@ -79,6 +161,24 @@ static long kid_search(const struct fsm__node *n, const char *seg,
     return -lo - 1;
 }
 
+/* The kid of N named SEG, or NULL. */
+static struct fsm__node *kid_find(const struct fsm__node *n, const char *seg,
+                                  size_t len)
+{
+    if (n->hx != NULL) {
+        uint32_t m = n->hx_cap - 1;
+        for (uint32_t i = seg_hash(seg, len) & m; n->hx[i] != NULL;
+             i = (i + 1) & m) {
+            const struct fsm__node *k = n->hx[i];
+            if (k->seg_len == len && memcmp(k->seg, seg, len) == 0)
+                return n->hx[i];
+        }
+        return NULL;
+    }
+    long i = kid_search(n, seg, len);
+    return i < 0 ? NULL : n->kids[i];
+}
+
 static size_t seg_len_at(const char *key, size_t len, size_t off)
 {
     const char *dot = memchr(key + off, '.', len - off);
@@ -95,10 +195,9 @@ static struct fsm__node *walk_key(const struct fsm__settings *s,
     size_t off = 0;
     while (off < len) {
         size_t sl = seg_len_at(key, len, off);
-        long i = kid_search(n, key + off, sl);
-        if (i < 0)
+        n = kid_find(n, key + off, sl);
+        if (n == NULL)
             return NULL;
-        n = n->kids[i];
         if (holder && n->val)
             return (struct fsm__node *)n;
         off += sl + 1;
@@ -127,10 +226,9 @@ struct fsm__node *fsm__settings_lookup(const struct fsm__settings *s,
     *holder = NULL;
     while (off < len) {
         size_t sl = seg_len_at(key, len, off);
-        long i = kid_search(n, key + off, sl);
-        if (i < 0)
+        n = kid_find(n, key + off, sl);
+        if (n == NULL)
             return NULL;
-        n = n->kids[i];
         if (*holder == NULL && n->val)
             *holder = n;
         off += sl + 1;
@@ -188,6 +286,7 @@ static void drop_kids(struct fsm__node *n)
         node_free(n->kids[i]);
         free(n->kids[i]);
     }
+    hx_drop(n);
     free(n->kids);
     n->kids = NULL;
     n->n_kids = n->cap_kids = 0;
@@ -199,6 +298,7 @@ static void prune(struct fsm__node *n)
     while (n->parent && !n->val && n->n_kids == 0) {
         struct fsm__node *p = n->parent;
         long i = kid_search(p, n->seg, n->seg_len);
+        hx_removed(p, n);
         memmove(&p->kids[i], &p->kids[i + 1],
                 (p->n_kids - (size_t)i - 1) * sizeof *p->kids);
         p->n_kids--;
@@ -220,8 +320,16 @@ int fsm__settings_set(struct fsm__settings *s, const char *key, size_t klen,
     copy[vlen] = 0;
     while (off < klen) {
         size_t sl = seg_len_at(key, klen, off);
+        struct fsm__node *found = kid_find(n, key + off, sl);
+        if (found != NULL) {
+            n = found;
+            off += sl + 1;
+            continue;
+        }
         long i = kid_search(n, key + off, sl);
-        if (i < 0) {
+        if (i >= 0) { /* the index missed it: cannot happen; rebuild */
+            hx_build(n);
+        } else {
             i = -i - 1;
             if (n->n_kids == n->cap_kids) {
                 uint32_t cap = n->cap_kids ? 2 * n->cap_kids : 4;
@@ -244,6 +352,7 @@ int fsm__settings_set(struct fsm__settings *s, const char *key, size_t klen,
                     (n->n_kids - (size_t)i) * sizeof *n->kids);
             n->kids[i] = c;
             n->n_kids++;
+            hx_added(n, c);
         }
         n = n->kids[i];
         off += sl + 1;

@@ -263,6 +263,89 @@ static void plain_text_matches_the_byte_rule(void **state)
     assert_int_equal(fsm__plain_text("", 0), 1);
 }
 
+/* Keys visited in order by fsm__settings_walk. */
+struct seen {
+    char prev[64];
+    size_t n;
+    int sorted;
+};
+
+static int count_key(void *ctx, const char *key, size_t len, const char *old,
+                     const char *val)
+{
+    (void)old;
+    (void)val;
+    struct seen *s = ctx;
+    char k[64];
+    snprintf(k, sizeof k, "%.*s", (int)len, key);
+    if (s->n > 0 && strcmp(s->prev, k) >= 0)
+        s->sorted = 0;
+    snprintf(s->prev, sizeof s->prev, "%s", k);
+    s->n++;
+    return 0;
+}
+
+/* A node with many kids gets a hash index beside its sorted array (and
+ * loses it as they go): random sets and unsets of 300 siblings, and now
+ * and then of their parent as a whole, always find exactly the keys a
+ * model holds, with their values, and the walk stays in key order. */
+static void many_siblings_are_found_as_they_come_and_go(void **state)
+{
+    (void)state;
+    enum { K = 300 };
+    int present[K] = {0};
+    struct fsm__settings s;
+    fsm__settings_init(&s);
+    uint64_t x = 88172645463325252ull;
+    char key[32], val[32];
+    for (int step = 0; step < 40000; step++) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int i = (int)(x % K);
+        int op = (int)((x >> 32) % 100);
+        snprintf(key, sizeof key, "a.k%03d", i);
+        if (op < 60) {
+            snprintf(val, sizeof val, "%d", step);
+            assert_int_equal(fsm__settings_set(&s, key, strlen(key), val,
+                                               strlen(val), NULL, NULL), 0);
+            present[i] = step + 1;
+        } else if (op < 99) {
+            assert_true(fsm__settings_unset(&s, key, strlen(key), NULL,
+                                            NULL) >= 0);
+            present[i] = 0;
+        } else {
+            assert_true(fsm__settings_unset(&s, "a", 1, NULL, NULL) >= 0);
+            memset(present, 0, sizeof present);
+        }
+        if (step % 97 != 0 && step < 39990)
+            continue;
+        size_t n = 0;
+        for (int k = 0; k < K; k++) {
+            snprintf(key, sizeof key, "a.k%03d", k);
+            const struct fsm__node *h;
+            const struct fsm__node *f =
+                fsm__settings_lookup(&s, key, strlen(key), &h);
+            assert_ptr_equal(f, fsm__settings_find(&s, key, strlen(key)));
+            if (!present[k]) {
+                assert_null(f);
+                continue;
+            }
+            n++;
+            assert_non_null(f);
+            assert_ptr_equal(h, f);
+            snprintf(val, sizeof val, "%d", present[k] - 1);
+            assert_string_equal(f->val, val);
+        }
+        struct seen sn = {.sorted = 1};
+        assert_int_equal(fsm__settings_walk(&s, count_key, &sn), 0);
+        assert_int_equal(sn.n, n);
+        assert_true(sn.sorted);
+        assert_int_equal(s.n_keys, n);
+    }
+    fsm__settings_free(&s);
+}
+
 /* Normalizing the normal form changes nothing (F2 of tests/chaos/FINDINGS.md:
  * an escaped backslash before "u0000" was taken for a \u0000 escape, so the
  * second pass refused what the first had produced). Each normal form is also
@@ -563,6 +646,7 @@ int main(void)
         cmocka_unit_test(normalize_turns_text_into_json),
         cmocka_unit_test(normalize_is_idempotent),
         cmocka_unit_test(plain_text_matches_the_byte_rule),
+        cmocka_unit_test(many_siblings_are_found_as_they_come_and_go),
         cmocka_unit_test(duplicate_request_applies_once),
         cmocka_unit_test(dedup_table_evicts_oldest_client),
         cmocka_unit_test(membership_lifecycle),
