@@ -326,7 +326,15 @@ int fsm__settings_set(struct fsm__settings *s, const char *key, size_t klen,
             off += sl + 1;
             continue;
         }
-        long i = kid_search(n, key + off, sl);
+        /* Where the new kid goes: keys often come in order (numbered
+         * ones), so try after the last kid before a binary search. */
+        long i;
+        if (n->n_kids > 0 &&
+            seg_cmp(n->kids[n->n_kids - 1]->seg,
+                    n->kids[n->n_kids - 1]->seg_len, key + off, sl) < 0)
+            i = -(long)n->n_kids - 1;
+        else
+            i = kid_search(n, key + off, sl);
         if (i >= 0) { /* the index missed it: cannot happen; rebuild */
             hx_build(n);
         } else {
