@@ -268,6 +268,7 @@ void fsm__dedup_put(struct fsm *fsm, uint64_t id, uint64_t seq,
     fsm->dd[slot].client_id = id;
     fsm->dd[slot].seq = seq;
     fsm->dd[slot].index = index;
+    fsm->dd[slot].ch_at = 0;
     s = dd_probe(fsm, id);
     assert(s && *s < 0); /* the index is never more than half full */
     *s = slot;
@@ -374,7 +375,7 @@ int fsm__queue_globals(struct fsm *fsm)
     return queue_packed(fsm, "g/mesh", 6, &b);
 }
 
-int fsm__queue_dedup(struct fsm *fsm, const struct fsm__dedup *d)
+int fsm__queue_dedup(struct fsm *fsm, struct fsm__dedup *d)
 {
     if (!fsm->track)
         return 0;
@@ -386,7 +387,39 @@ int fsm__queue_dedup(struct fsm *fsm, const struct fsm__dedup *d)
     msgpack_pack_uint64(&pk, d->seq);
     msgpack_pack_uint64(&pk, d->index);
     id_key('d', d->client_id, key);
-    return queue_packed(fsm, key, sizeof key, &b);
+    if (b.oom)
+        return queue_packed(fsm, key, sizeof key, &b);
+    /* A client sends request after request: between two state writes only
+     * its last record matters, so replace the one it queued (the same key,
+     * and no later record for it: a delete would have come with its
+     * eviction, after which it gets a fresh entry) instead of adding one
+     * more put per request to the next write. */
+    struct fsm_kv *kv = d->ch_gen == fsm->ch_gen && d->ch_at != 0 &&
+                                d->ch_at <= fsm->n_ch
+                            ? &fsm->ch[d->ch_at - 1]
+                            : NULL;
+    if (kv != NULL && kv->val != NULL && kv->key_len == sizeof key &&
+        memcmp(kv->key, key, sizeof key) == 0) {
+        char *mem = malloc(sizeof key + b.len + 1);
+        if (!mem) {
+            fsm__buf_free(&b);
+            return -PM_ENOMEM;
+        }
+        memcpy(mem, key, sizeof key);
+        memcpy(mem + sizeof key, b.p, b.len);
+        free((void *)kv->key);
+        kv->key = mem;
+        kv->val = mem + sizeof key;
+        kv->val_len = (uint32_t)b.len;
+        fsm__buf_free(&b);
+        return 0;
+    }
+    int rc = queue_packed(fsm, key, sizeof key, &b);
+    if (rc == 0 && fsm->track) {
+        d->ch_at = (uint32_t)fsm->n_ch;
+        d->ch_gen = fsm->ch_gen;
+    }
+    return rc;
 }
 
 int fsm__queue_dedup_del(struct fsm *fsm, uint64_t client_id)
@@ -441,6 +474,7 @@ void fsm_changes_clear(struct fsm *fsm)
         free((void *)fsm->ch[i].key);
     fsm->n_ch = 0;
     fsm->clear = 0;
+    fsm->ch_gen++;
 }
 
 /* ---- apply ---------------------------------------------------------------- */

@@ -121,6 +121,10 @@ struct fsm__dedup {
     uint64_t seq;    /* highest applied sequence number of the client */
     uint64_t index;  /* entry that applied it */
     int32_t prev, next; /* list in index order (oldest first); -1 ends */
+    /* Its record in the pending change list (fsm->ch), position + 1, in
+     * change-list generation ch_gen: a client's next request overwrites
+     * it instead of queueing another (fsm__queue_dedup). 0: none. */
+    uint32_t ch_at, ch_gen;
 };
 
 struct fsm {
@@ -147,6 +151,7 @@ struct fsm {
     int clear;
     struct fsm_kv *ch;
     size_t n_ch, cap_ch;
+    uint32_t ch_gen;     /* +1 each time the change list is emptied */
     /* audit hook while applying (audit.c) */
     fsm__key_fn audit_fn;
     void *audit_ctx;
@@ -182,7 +187,7 @@ int fsm__queue(struct fsm *fsm, const void *key, size_t klen, const void *val,
 int fsm__queue_member(struct fsm *fsm, const struct fsm_member *m);
 int fsm__queue_member_del(struct fsm *fsm, uint64_t id);
 int fsm__queue_globals(struct fsm *fsm);
-int fsm__queue_dedup(struct fsm *fsm, const struct fsm__dedup *d);
+int fsm__queue_dedup(struct fsm *fsm, struct fsm__dedup *d);
 int fsm__queue_dedup_del(struct fsm *fsm, uint64_t client_id);
 /* Queue the whole state (after a restore). */
 int fsm__queue_all(struct fsm *fsm);

@@ -310,6 +310,61 @@ static void one_seed(uint64_t seed, size_t n)
     free(es);
 }
 
+/* A client's requests between two state writes leave one dedup record to
+ * write (each replaces the one before), also when clients are evicted
+ * from the table and come back in the same window: the store written in
+ * one window equals the store written after every entry, and rebuilds the
+ * same FSM. */
+static void dedup_records_coalesce_within_a_write(void **state)
+{
+    (void)state;
+    struct fsm *a, *b;
+    struct store sa = {0}, sb = {0};
+    assert_int_equal(fsm_new(&a), 0);
+    assert_int_equal(fsm_new(&b), 0);
+    struct ent boot = {.type = PM_ENTRY_COMMAND};
+    struct fsm_cmd bc = t_bootstrap();
+    assert_int_equal(fsm_cmd_encode(&bc, &boot.data, &boot.len), 0);
+    feed(a, &boot);
+    feed(b, &boot);
+    store_take(&sa, a);
+    store_take(&sb, b);
+    uint64_t seqs[FSM_DEDUP_MAX + 40] = {0};
+    uint64_t rng = 7;
+    /* Clients 1..N+39 with N = FSM_DEDUP_MAX: the first ones are evicted
+     * and then come back, while client 1..8 keep sending throughout. */
+    for (int i = 0; i < 3 * (FSM_DEDUP_MAX + 40); i++) {
+        uint64_t client = i % 3 == 0 ? 1 + t_rand(&rng) % 8
+                                     : 1 + (uint64_t)(i / 3) %
+                                               (FSM_DEDUP_MAX + 39);
+        struct fsm_cmd c = t_set("cl.k", vals[t_rand(&rng) % 7]);
+        c.client_id = client;
+        c.seq = ++seqs[client];
+        struct ent e = {.type = PM_ENTRY_COMMAND};
+        assert_int_equal(fsm_cmd_encode(&c, &e.data, &e.len), 0);
+        feed(a, &e);
+        feed(b, &e);
+        store_take(&sb, b); /* b writes after every entry */
+        free(e.data);
+        if (i == 2 * (FSM_DEDUP_MAX + 40))
+            store_take(&sa, a); /* a: two windows in all */
+    }
+    struct fsm_changes ch;
+    fsm_changes(a, &ch);
+    /* Fewer records than requests: the window's repeats were replaced. */
+    assert_true(ch.n < 2 * (size_t)(FSM_DEDUP_MAX + 40));
+    store_take(&sa, a);
+    assert_same_store(&sa, &sb);
+    struct fsm *e = load_from(&sa, fsm_applied(a));
+    assert_same_fsm(a, e);
+    fsm_free(e);
+    fsm_free(a);
+    fsm_free(b);
+    store_free(&sa);
+    store_free(&sb);
+    free(boot.data);
+}
+
 static void random_sequences_are_deterministic(void **state)
 {
     (void)state;
@@ -547,6 +602,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(random_sequences_are_deterministic),
+        cmocka_unit_test(dedup_records_coalesce_within_a_write),
         cmocka_unit_test(snapshot_round_trip),
         cmocka_unit_test(corrupted_snapshots_fail_cleanly),
         cmocka_unit_test(snapshot_invariants_are_checked),
