@@ -15,7 +15,7 @@
  * big-endian length followed by that many bytes. A connection starts with a
  * handshake (hello, then a MAC proving the 32-byte mesh secret over the
  * whole transcript); after it, every frame is sealed with
- * XChaCha20-Poly1305 under per-direction session keys derived from the
+ * ChaCha20-Poly1305 (IETF) under per-direction session keys derived from the
  * secret and both sides' random nonces, the length prefix authenticated as
  * associated data. Inside a sealed frame is a msgpack body: protocol
  * version, mesh id, sender id, kind (RAFT, REQUEST, REPLY, PING) and the

@@ -16,7 +16,7 @@ static const char hello_magic[4] = {'p', 'm', 't', 'p'};
 _Static_assert(SEAL_MAC_BYTES == crypto_auth_BYTES, "proof size");
 _Static_assert(crypto_auth_KEYBYTES == 32, "auth key size");
 _Static_assert(crypto_kdf_KEYBYTES == NET_SECRET_BYTES, "kdf key size");
-_Static_assert(SEAL_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES,
+_Static_assert(SEAL_TAG_BYTES == crypto_aead_chacha20poly1305_ietf_ABYTES,
                "tag size");
 
 /* A fixed-capacity sink for the hello packer: a hello never grows. */
@@ -77,7 +77,7 @@ int seal_hello_decode(const uint8_t *buf, size_t len, struct seal_hello *h)
     for (int i = 1; i <= 4; i++)
         if (f[i].type != MSGPACK_OBJECT_POSITIVE_INTEGER)
             goto out;
-    if (f[1].via.u64 != NET_PROTOCOL_VERSION) {
+    if (f[1].via.u64 != SEAL_VERSION) {
         rc = -PM_EVERSION;
         goto out;
     }
@@ -100,7 +100,7 @@ void seal_hello_make(struct seal_hello *h, uint8_t role, uint64_t mesh_id,
 {
     if (sodium_init() < 0)
         abort(); /* no usable randomness: nothing here can be safe */
-    h->version = NET_PROTOCOL_VERSION;
+    h->version = SEAL_VERSION;
     h->role = role;
     h->mesh_id = mesh_id;
     h->node_id = node_id;
@@ -188,9 +188,9 @@ void seal_keys_wipe(struct seal_keys *k)
 }
 
 static void counter_nonce(uint64_t c,
-                          uint8_t n[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES])
+                          uint8_t n[crypto_aead_chacha20poly1305_ietf_NPUBBYTES])
 {
-    memset(n, 0, crypto_aead_xchacha20poly1305_ietf_NPUBBYTES);
+    memset(n, 0, crypto_aead_chacha20poly1305_ietf_NPUBBYTES);
     for (int i = 0; i < 8; i++)
         n[i] = (uint8_t)(c >> (8 * i));
 }
@@ -198,26 +198,26 @@ static void counter_nonce(uint64_t c,
 void seal_frame(struct seal_dir *tx, const uint8_t *body, uint32_t n,
                 uint8_t *out)
 {
-    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
     unsigned long long clen;
     assert(n <= UINT32_MAX - SEAL_TAG_BYTES);
     wire_put_be32(out, n + SEAL_TAG_BYTES);
     counter_nonce(tx->counter++, nonce);
-    crypto_aead_xchacha20poly1305_ietf_encrypt(out + 4, &clen, body, n, out, 4,
-                                               NULL, nonce, tx->key);
+    crypto_aead_chacha20poly1305_ietf_encrypt(out + 4, &clen, body, n, out, 4,
+                                              NULL, nonce, tx->key);
 }
 
 int seal_open(struct seal_dir *rx, const uint8_t prefix[4], const uint8_t *ct,
               uint32_t l, uint8_t *out)
 {
-    uint8_t nonce[crypto_aead_xchacha20poly1305_ietf_NPUBBYTES];
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
     unsigned long long mlen;
     if (l < SEAL_TAG_BYTES)
         return -PM_EPROTO;
     counter_nonce(rx->counter, nonce);
-    if (crypto_aead_xchacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct, l,
-                                                   prefix, 4, nonce,
-                                                   rx->key) != 0)
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, ct, l,
+                                                  prefix, 4, nonce,
+                                                  rx->key) != 0)
         return -PM_EAUTH;
     rx->counter++;
     return 0;

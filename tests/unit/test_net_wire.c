@@ -503,7 +503,9 @@ static void hello_decode_rejects_garbage_and_other_versions(void **state)
     bad[2] = 'X'; /* magic "pmtp" -> "pXtp" */
     assert_int_equal(seal_hello_decode(bad, s.len, &h), -PM_EPROTO);
     memcpy(bad, s.enc, s.len);
-    bad[6] = 2; /* version (after 0x96, 0xa4 "pmtp") */
+    bad[6] = 1; /* version (after 0x96, 0xa4 "pmtp"): XChaCha20 frames */
+    assert_int_equal(seal_hello_decode(bad, s.len, &h), -PM_EVERSION);
+    bad[6] = 3;
     assert_int_equal(seal_hello_decode(bad, s.len, &h), -PM_EVERSION);
     memcpy(bad, s.enc, s.len);
     bad[7] = 2; /* role */
