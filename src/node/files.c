@@ -8,7 +8,9 @@
  * it (measured at 256 clients with 40k keys: one 22 ms render on the
  * leader, a stall for the ~1,000 requests around it, the p99). So a forked
  * child renders it from its copy-on-write image of the state and writes it
- * atomically (fsm_write_file) while the loop goes on. One child at a time;
+ * atomically (fsm_write_file) while the loop goes on, once a render has
+ * been seen to take NODE_FILES_FORK_MS or more (below that the fork costs
+ * more than it saves, and the loop renders). One child at a time;
  * a change meanwhile leaves the files dirty and the next rewrite is
  * started after the child exits. At start and stop the node writes both
  * files itself (node_files_write), after stopping a child that could
@@ -32,6 +34,10 @@
  * state within a second or so. */
 #define NODE_FILES_MIN_MS 200
 #define NODE_FILES_COST_FACTOR 100
+/* A render that took less than this is done in the loop next time: for a
+ * small state a fork (page tables copied, then copy-on-write faults in
+ * the loop) costs more than the render itself. */
+#define NODE_FILES_FORK_MS 5
 
 static void wrote(struct node *n, int rc)
 {
@@ -110,6 +116,7 @@ static void child_cb(void *ctx, pid_t pid, int status)
     n->files.pid = 0;
     uint64_t now = node_now();
     uint64_t took = now - n->files.started_ms;
+    n->files.took_ms = took;
     uint64_t wait_ms = took * NODE_FILES_COST_FACTOR;
     n->files_due_ms = now + (wait_ms > NODE_FILES_MIN_MS ? wait_ms
                                                          : NODE_FILES_MIN_MS);
@@ -133,6 +140,8 @@ void node_files_maybe_write(struct node *n)
         return;
     }
     n->files.started_ms = now;
+    if (n->files.took_ms < NODE_FILES_FORK_MS)
+        goto in_loop;
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
@@ -153,10 +162,12 @@ void node_files_maybe_write(struct node *n)
             ;
         n->files.watch = NULL;
     }
-    /* No child: render here, spaced as the child's would be. */
+in_loop:
+    /* Small enough to render here (or no child): spaced as a child's. */
     rc = fsm_materialize_settings(n->fsm, n->id.node_id, n->home, NULL);
     wrote(n, rc);
     uint64_t done = node_now();
+    n->files.took_ms = done - now;
     uint64_t wait_ms = (done - now) * NODE_FILES_COST_FACTOR;
     n->files_due_ms = done + (wait_ms > NODE_FILES_MIN_MS ? wait_ms
                                                           : NODE_FILES_MIN_MS);

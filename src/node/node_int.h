@@ -194,6 +194,7 @@ struct node {
         pid_t pid;             /* 0: none */
         struct net_child *watch;
         uint64_t started_ms;
+        uint64_t took_ms;      /* the last render; small: in the loop */
     } files;
     int leader_changed;
     int want_compact;
