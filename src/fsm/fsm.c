@@ -130,6 +130,7 @@ void fsm__member_erase(struct fsm *fsm, uint64_t id)
 }
 
 size_t fsm_member_count(const struct fsm *fsm) { return fsm->n_members; }
+size_t fsm_settings_bytes(const struct fsm *fsm) { return fsm->settings.bytes; }
 
 const struct fsm_member *fsm_member_at(const struct fsm *fsm, size_t i)
 {

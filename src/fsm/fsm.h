@@ -250,6 +250,9 @@ int fsm_apply(struct fsm *fsm, const struct pm_entry *e,
               struct fsm_result *res);
 
 uint64_t fsm_applied(const struct fsm *fsm);
+/* The settings' size: the sum of their keys' and values' lengths (what
+ * settings.json grows with). */
+size_t fsm_settings_bytes(const struct fsm *fsm);
 
 /* ---------------------------------------------------------------------------
  * Persistence. Stored key layout (byte strings, owned by this module):

@@ -34,9 +34,10 @@
  * state within a second or so. */
 #define NODE_FILES_MIN_MS 200
 #define NODE_FILES_COST_FACTOR 100
-/* A render that took less than this is done in the loop next time: for a
- * small state a fork (page tables copied, then copy-on-write faults in
- * the loop) costs more than the render itself. */
+/* A render expected to take less than this (the last one's time, scaled
+ * by how much the settings grew since) is done in the loop: for a small
+ * state a fork (page tables copied, then copy-on-write faults in the
+ * loop) costs more than the render itself. */
 #define NODE_FILES_FORK_MS 5
 
 static void wrote(struct node *n, int rc)
@@ -140,7 +141,12 @@ void node_files_maybe_write(struct node *n)
         return;
     }
     n->files.started_ms = now;
-    if (n->files.took_ms < NODE_FILES_FORK_MS)
+    size_t bytes = fsm_settings_bytes(n->fsm);
+    /* +1: the clock has whole milliseconds; a 0 ms render may grow. */
+    uint64_t expect =
+        (n->files.took_ms + 1) * (bytes + 1) / (n->files.bytes + 1);
+    n->files.bytes = bytes;
+    if (expect < NODE_FILES_FORK_MS)
         goto in_loop;
     pid_t parent = getpid();
     pid_t pid = fork();

@@ -195,6 +195,7 @@ struct node {
         struct net_child *watch;
         uint64_t started_ms;
         uint64_t took_ms;      /* the last render; small: in the loop */
+        size_t bytes;          /* fsm_settings_bytes() at its start */
     } files;
     int leader_changed;
     int want_compact;
