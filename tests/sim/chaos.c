@@ -159,6 +159,22 @@ static void client_propose(struct sim *s)
     }
 }
 
+/* What a host does when it answers a proposal a follower forwarded: tell
+ * that follower the commit index at once (RAFT_EV_NOTIFY_COMMIT), here
+ * after every fourth proposal, to a node picked by the proposal count (0:
+ * every follower). Drawn without the RNG, so the other draws of a seed
+ * stay as they were; only seeds with commit_notice_ms set. */
+static void notify_commit(struct sim *s)
+{
+    int l = sim_leader_slot(s);
+    if (s->p.notice_ms == 0 || l < 0 || s->next_pid % 4 != 0)
+        return;
+    int to = (int)(s->next_pid / 4 % (SIM_SLOTS + 1));
+    struct raft_event e = {.type = RAFT_EV_NOTIFY_COMMIT, .now_ms = s->now_ms};
+    e.notify.to = to < SIM_SLOTS && s->nodes[to].used ? s->nodes[to].id : 0;
+    sim_node_step(s, l, &e, NULL, NULL);
+}
+
 void sim_client(struct sim *s)
 {
     if (s->healed) {
@@ -173,6 +189,7 @@ void sim_client(struct sim *s)
         client_read(s);
     else
         client_propose(s);
+    notify_commit(s);
     sim_push(s, s->now_ms + sim_rng_range(&s->rng, s->p.client_min_ms,
                                           s->p.client_max_ms),
              SIM_EV_CLIENT, -1, 0, NULL);
