@@ -185,38 +185,23 @@ static size_t seg_len_at(const char *key, size_t len, size_t off)
     return dot ? (size_t)(dot - (key + off)) : len - off;
 }
 
-/* Walk KEY's segments down from the root. HOLDER: return the first node on
- * the way that holds a value (NULL if none does); otherwise the node at KEY.
- * NULL when a segment is missing. */
-static struct fsm__node *walk_key(const struct fsm__settings *s,
-                                  const char *key, size_t len, int holder)
-{
-    const struct fsm__node *n = &s->root;
-    size_t off = 0;
-    while (off < len) {
-        size_t sl = seg_len_at(key, len, off);
-        n = kid_find(n, key + off, sl);
-        if (n == NULL)
-            return NULL;
-        if (holder && n->val)
-            return (struct fsm__node *)n;
-        off += sl + 1;
-    }
-    return holder ? NULL : (struct fsm__node *)n;
-}
-
 struct fsm__node *fsm__settings_find(const struct fsm__settings *s,
                                      const char *key, size_t len)
 {
-    return walk_key(s, key, len, 0);
+    const struct fsm__node *holder;
+    return fsm__settings_lookup(s, key, len, &holder);
 }
 
 struct fsm__node *fsm__settings_holder(const struct fsm__settings *s,
                                        const char *key, size_t len)
 {
-    return walk_key(s, key, len, 1);
+    const struct fsm__node *holder;
+    fsm__settings_lookup(s, key, len, &holder);
+    return (struct fsm__node *)holder;
 }
 
+/* Walk KEY's segments down from the root: the node at KEY (NULL when a
+ * segment is missing), and the first node on the way that holds a value. */
 struct fsm__node *fsm__settings_lookup(const struct fsm__settings *s,
                                        const char *key, size_t len,
                                        const struct fsm__node **holder)
