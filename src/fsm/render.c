@@ -483,22 +483,29 @@ int fsm_materialize(const struct fsm *fsm, uint64_t node_id, const char *home,
     return rc ? rc : fsm_materialize_nats(fsm, node_id, home, nats_change);
 }
 
+/* HOME/LEAF, malloc'd; NULL when out of memory. */
+static char *home_file(const char *home, const char *leaf)
+{
+    size_t n = strlen(home) + strlen(leaf) + 2;
+    char *path = malloc(n);
+    if (path)
+        snprintf(path, n, "%s/%s", home, leaf);
+    return path;
+}
+
 int fsm_materialize_settings(const struct fsm *fsm, uint64_t node_id,
                              const char *home, int *written)
 {
     char *text = NULL;
     size_t len;
-    size_t hl = strlen(home);
-    char *path = malloc(hl + 32);
+    char *path = home_file(home, "settings.json");
     if (written)
         *written = 0;
     if (!path)
         return -PM_ENOMEM;
     int rc = fsm_render_settings(fsm, node_id, &text, &len);
-    if (rc == 0) {
-        snprintf(path, hl + 32, "%s/settings.json", home);
+    if (rc == 0)
         rc = fsm_write_file(path, text, len, written);
-    }
     free(text);
     free(path);
     return rc;
@@ -510,15 +517,13 @@ int fsm_materialize_nats(const struct fsm *fsm, uint64_t node_id,
     char *text = NULL, *old = NULL;
     size_t len, old_len;
     int rc;
-    size_t hl = strlen(home);
-    char *path = malloc(hl + 32);
+    char *path = home_file(home, "nats.conf");
     if (nats_change)
         *nats_change = FSM_NATS_SAME;
     if (!path)
         return -PM_ENOMEM;
     if ((rc = fsm_render_nats(fsm, node_id, home, &text, &len)))
         goto out;
-    snprintf(path, hl + 32, "%s/nats.conf", home);
     int have_old = read_file(path, &old, &old_len) == 0;
     if (nats_change)
         *nats_change = fsm_nats_change(have_old ? old : NULL, text);
