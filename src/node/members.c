@@ -226,6 +226,15 @@ void node_membership_step(struct node *n)
         if (fsm_member_by_id(n->fsm, id) != NULL)
             continue;
         if (id == n->id.node_id) {
+            if (raft_config_voters(cur) < 2) {
+                /* Nobody to hand over to yet: a member meant to vote may
+                 * still be a learner here (its promotion waits for it to
+                 * catch up, step 2). Let that go first; handing over
+                 * round after round to no one would keep it waiting for
+                 * ever (seen: the leader left right after a replica's
+                 * promotion and never stopped). */
+                continue;
+            }
             if (cur->weighted && cur->tiebreaker == id) {
                 /* We are the two-voter tie-breaker: a quorum on our own.
                  * Handing over as such would leave a removed server able
