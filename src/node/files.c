@@ -119,8 +119,11 @@ static void child_cb(void *ctx, pid_t pid, int status)
     uint64_t took = now - n->files.started_ms;
     n->files.took_ms = took;
     uint64_t wait_ms = took * NODE_FILES_COST_FACTOR;
-    n->files_due_ms = now + (wait_ms > NODE_FILES_MIN_MS ? wait_ms
-                                                         : NODE_FILES_MIN_MS);
+    /* A membership change meanwhile (files_due_ms 0, or 1 once its
+     * nats.conf was written) wants settings.json at once too. */
+    if (n->files_due_ms > 1)
+        n->files_due_ms = now + (wait_ms > NODE_FILES_MIN_MS
+                                     ? wait_ms : NODE_FILES_MIN_MS);
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     /* The child says only that it failed: the write's error went with
      * it. A full disk is the usual reason; the retry says more if not. */
@@ -130,6 +133,15 @@ static void child_cb(void *ctx, pid_t pid, int status)
 void node_files_maybe_write(struct node *n)
 {
     uint64_t now = node_now();
+    if (n->files.pid != 0 && n->files_dirty && n->files_due_ms == 0 &&
+        renderable(n)) {
+        /* A membership change while a child writes settings.json: its
+         * nats.conf (a reload or restart of nats-server) need not wait
+         * for the child; settings.json follows right after it. */
+        wrote(n, write_nats(n));
+        n->files_due_ms = 1;
+        return;
+    }
     if (!n->files_dirty || n->files.pid != 0 || now < n->files_due_ms ||
         !renderable(n))
         return;
