@@ -39,6 +39,13 @@
  * state a fork (page tables copied, then copy-on-write faults in the
  * loop) costs more than the render itself. */
 #define NODE_FILES_FORK_MS 5
+/* While a JetStream peer removal is in flight (a voter left the mesh), a
+ * new nats.conf is held back at most this long: the change usually
+ * restarts the servers, the meta leader among them, and a removal request
+ * lost with a restarting meta leader left the departed server in the meta
+ * group for good (seen once in integration/nats_super: the group stayed at
+ * five). */
+#define NODE_FILES_JS_HOLD_MS 5000
 
 static void wrote(struct node *n, int rc)
 {
@@ -130,9 +137,27 @@ static void child_cb(void *ctx, pid_t pid, int status)
     wrote(n, ok ? 0 : -PM_EIO);
 }
 
+/* Whether to hold the files back for a JetStream peer removal. */
+static int js_hold(struct node *n, uint64_t now)
+{
+    struct natsd_health h;
+    if (n->natsd == NULL || !n->files_dirty)
+        return 0;
+    natsd_health(n->natsd, &h);
+    if (h.js_remove_pending == 0) {
+        n->files.js_hold_ms = 0;
+        return 0;
+    }
+    if (n->files.js_hold_ms == 0)
+        n->files.js_hold_ms = now;
+    return now - n->files.js_hold_ms < NODE_FILES_JS_HOLD_MS;
+}
+
 void node_files_maybe_write(struct node *n)
 {
     uint64_t now = node_now();
+    if (js_hold(n, now))
+        return;
     if (n->files.pid != 0 && n->files_dirty && n->files_due_ms == 0 &&
         renderable(n)) {
         /* A membership change while a child writes settings.json: its

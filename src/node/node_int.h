@@ -196,6 +196,7 @@ struct node {
         uint64_t started_ms;
         uint64_t took_ms;      /* the last render; small: in the loop */
         size_t bytes;          /* fsm_settings_bytes() at its start */
+        uint64_t js_hold_ms;   /* held for a JetStream removal since; 0 */
     } files;
     int leader_changed;
     int want_compact;
