@@ -44,10 +44,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -102,33 +99,6 @@ static int write_next(const struct fsm *f, const char *home)
         rc = home_write_file(home, AUDIT_NEXT, snap, len, 0600);
     free(snap);
     return rc;
-}
-
-void node_child_setup(pid_t parent)
-{
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent)
-        _exit(3); /* the node died before the line above */
-    /* Not the loop's: libev's handlers would only write to its pipe. */
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    /* Hold no listener, socket, lock or store descriptor of the node: a
-     * restarted node must be able to bind and lock while we finish. */
-    if (close_range(3, ~0u, 0) != 0)
-        for (int fd = 3; fd < 1024; fd++)
-            close(fd);
-    /* Yield the CPU and the disk to the node (and to the other nodes of a
-     * mesh sharing the machine, which compact at the same indexes): the
-     * loop's work is latency, this is not. Best-effort I/O at the lowest
-     * level (class 2 in the top bits, level 7), not the idle class, which
-     * a node that syncs all the time could starve for good; ioprio_set has
-     * no libc wrapper. Failures change nothing but the speed. */
-    (void)setpriority(PRIO_PROCESS, 0, 19);
-    (void)syscall(SYS_ioprio_set, 1 /* IOPRIO_WHO_PROCESS */, 0,
-                  (2 << 13) | 7);
 }
 
 static void child_main(struct node *n, pid_t parent, enum fault f)
@@ -236,8 +206,7 @@ void node_compact_maybe_start(struct node *n)
     if (rc != 0) {
         /* Not the default loop (an embedding, a test): nobody would reap
          * it. Do the work here instead, in the loop. */
-        kill(pid, SIGKILL);
-        waitpid(pid, NULL, 0);
+        node_child_kill(pid);
         n->compact.watch = NULL;
         n->compact.fork_ms = 0;
         rc = write_next(n->fsm, n->home);
@@ -310,9 +279,7 @@ void node_compact_abort(struct node *n)
     net_child_free(n->compact.watch); /* our own waitpid from here on */
     n->compact.watch = NULL;
     n->compact.pid = 0;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    node_child_kill(pid);
     pm_say(PM_DEBUG, "node", "stopped the compaction child (pid %ld)",
            (long)pid);
 }

@@ -20,8 +20,6 @@
 #include "base/err.h"
 #include "base/say.h"
 
-#include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -46,6 +44,13 @@
  * group for good (seen once in integration/nats_super: the group stayed at
  * five). */
 #define NODE_FILES_JS_HOLD_MS 5000
+
+/* When the rewrite after one that ended at NOW and took TOOK may start. */
+static uint64_t next_due(uint64_t now, uint64_t took)
+{
+    uint64_t wait_ms = took * NODE_FILES_COST_FACTOR;
+    return now + (wait_ms > NODE_FILES_MIN_MS ? wait_ms : NODE_FILES_MIN_MS);
+}
 
 static void wrote(struct node *n, int rc)
 {
@@ -96,9 +101,7 @@ void node_files_abort(struct node *n)
     net_child_free(n->files.watch); /* our own waitpid from here on */
     n->files.watch = NULL;
     n->files.pid = 0;
-    kill(pid, SIGKILL);
-    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-        ;
+    node_child_kill(pid);
     n->files_dirty = 1; /* what it was writing may not be there */
 }
 
@@ -123,14 +126,11 @@ static void child_cb(void *ctx, pid_t pid, int status)
         return;
     n->files.pid = 0;
     uint64_t now = node_now();
-    uint64_t took = now - n->files.started_ms;
-    n->files.took_ms = took;
-    uint64_t wait_ms = took * NODE_FILES_COST_FACTOR;
+    n->files.took_ms = now - n->files.started_ms;
     /* A membership change meanwhile (files_due_ms 0, or 1 once its
      * nats.conf was written) wants settings.json at once too. */
     if (n->files_due_ms > 1)
-        n->files_due_ms = now + (wait_ms > NODE_FILES_MIN_MS
-                                     ? wait_ms : NODE_FILES_MIN_MS);
+        n->files_due_ms = next_due(now, n->files.took_ms);
     int ok = WIFEXITED(status) && WEXITSTATUS(status) == 0;
     /* The child says only that it failed: the write's error went with
      * it. A full disk is the usual reason; the retry says more if not. */
@@ -200,9 +200,7 @@ void node_files_maybe_write(struct node *n)
     if (pid > 0) {
         /* Not the default loop (an embedding, a test): nobody would reap
          * it. */
-        kill(pid, SIGKILL);
-        while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-            ;
+        node_child_kill(pid);
         n->files.watch = NULL;
     }
 in_loop:
@@ -211,7 +209,5 @@ in_loop:
     wrote(n, rc);
     uint64_t done = node_now();
     n->files.took_ms = done - now;
-    uint64_t wait_ms = (done - now) * NODE_FILES_COST_FACTOR;
-    n->files_due_ms = done + (wait_ms > NODE_FILES_MIN_MS ? wait_ms
-                                                          : NODE_FILES_MIN_MS);
+    n->files_due_ms = next_due(done, n->files.took_ms);
 }

@@ -276,6 +276,15 @@ void node_reply_json_index(struct net_call *call, uint64_t index);
  * index set) for node_waits_on_applied(). */
 void node_waits_index_watch(struct node *n, struct wait *w);
 
+/* child.c: the node's forked workers (compaction, settings.json).
+ * node_child_setup: first thing in the child: die with the node (_exit(3)
+ *   if it is gone already), default signals, no inherited descriptor,
+ *   lowest CPU and I/O priority. The child leaves through _exit().
+ * node_child_kill: in the node, for a child nobody else reaps (its watcher
+ *   freed, or none): SIGKILL, then wait for it. */
+void node_child_setup(pid_t parent);
+void node_child_kill(pid_t pid);
+
 /* files.c: HOME/settings.json and HOME/nats.conf follow the FSM.
  * node_files_maybe_write: from the housekeeping timer, when files_dirty
  *   and files_due_ms has come: nats.conf in the loop (a change reloads or
@@ -310,11 +319,6 @@ void node_files_abort(struct node *n);
  * node_compact_abort: kill and reap the child, forget a finished one
  *   (shutdown, snapshot install). */
 uint64_t node_compact_threshold(const struct node *n);
-/* In a child the node just forked to work on a copy-on-write image of its
- * state: die with the node (_exit(3) if it is gone already), default
- * signals, no inherited descriptor, lowest CPU and I/O priority. The child
- * must leave through _exit(). */
-void node_child_setup(pid_t parent);
 void node_compact_maybe_start(struct node *n);
 int node_compact_fill(struct node *n, struct log_batch *b,
                       struct log_snapshot_meta *meta, uint8_t *cfg,
