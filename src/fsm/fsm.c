@@ -298,6 +298,28 @@ void fsm__dedup_relink(struct fsm *fsm)
 
 /* ---- pending stored mutations -------------------------------------------- */
 
+/* Fill KV with copies of KEY and VAL (NULL: a delete) in one allocation,
+ * owned through kv->key; KV is unchanged on -PM_ENOMEM. */
+static int kv_fill(struct fsm_kv *kv, const void *key, size_t klen,
+                   const void *val, size_t vlen)
+{
+    char *mem = malloc(klen + (val ? vlen : 0) + 1);
+    if (!mem)
+        return -PM_ENOMEM;
+    memcpy(mem, key, klen);
+    kv->key = mem;
+    kv->key_len = (uint32_t)klen;
+    if (val) {
+        memcpy(mem + klen, val, vlen);
+        kv->val = mem + klen;
+        kv->val_len = (uint32_t)vlen;
+    } else {
+        kv->val = NULL;
+        kv->val_len = 0;
+    }
+    return 0;
+}
+
 int fsm__queue(struct fsm *fsm, const void *key, size_t klen, const void *val,
                size_t vlen)
 {
@@ -311,22 +333,10 @@ int fsm__queue(struct fsm *fsm, const void *key, size_t klen, const void *val,
         fsm->ch = p;
         fsm->cap_ch = cap;
     }
-    char *mem = malloc(klen + (val ? vlen : 0) + 1);
-    if (!mem)
-        return -PM_ENOMEM;
-    memcpy(mem, key, klen);
-    struct fsm_kv *kv = &fsm->ch[fsm->n_ch++];
-    kv->key = mem;
-    kv->key_len = (uint32_t)klen;
-    if (val) {
-        memcpy(mem + klen, val, vlen);
-        kv->val = mem + klen;
-        kv->val_len = (uint32_t)vlen;
-    } else {
-        kv->val = NULL;
-        kv->val_len = 0;
-    }
-    return 0;
+    int rc = kv_fill(&fsm->ch[fsm->n_ch], key, klen, val, vlen);
+    if (rc == 0)
+        fsm->n_ch++;
+    return rc;
 }
 
 static void id_key(char prefix, uint64_t id, uint8_t key[10])
@@ -401,22 +411,15 @@ int fsm__queue_dedup(struct fsm *fsm, struct fsm__dedup *d)
                             : NULL;
     if (kv != NULL && kv->val != NULL && kv->key_len == sizeof key &&
         memcmp(kv->key, key, sizeof key) == 0) {
-        char *mem = malloc(sizeof key + b.len + 1);
-        if (!mem) {
-            fsm__buf_free(&b);
-            return -PM_ENOMEM;
-        }
-        memcpy(mem, key, sizeof key);
-        memcpy(mem + sizeof key, b.p, b.len);
-        free((void *)kv->key);
-        kv->key = mem;
-        kv->val = mem + sizeof key;
-        kv->val_len = (uint32_t)b.len;
+        const void *old = kv->key;
+        int rc = kv_fill(kv, key, sizeof key, b.p, b.len);
+        if (rc == 0)
+            free((void *)old);
         fsm__buf_free(&b);
-        return 0;
+        return rc;
     }
     int rc = queue_packed(fsm, key, sizeof key, &b);
-    if (rc == 0 && fsm->track) {
+    if (rc == 0) {
         d->ch_at = (uint32_t)fsm->n_ch;
         d->ch_gen = fsm->ch_gen;
     }

@@ -142,10 +142,17 @@ static int seg_cmp(const char *a, size_t alen, const char *b, size_t blen)
     return alen < blen ? -1 : alen > blen;
 }
 
-/* Index of the child named SEG, or -(insertion point) - 1. */
+/* Index of the child named SEG, or -(insertion point) - 1. Keys often
+ * come in order (numbered ones), so a SEG after the last kid is found
+ * without a binary search. */
 static long kid_search(const struct fsm__node *n, const char *seg,
                        size_t len)
 {
+    if (n->n_kids > 0) {
+        const struct fsm__node *last = n->kids[n->n_kids - 1];
+        if (seg_cmp(last->seg, last->seg_len, seg, len) < 0)
+            return -(long)n->n_kids - 1;
+    }
     long lo = 0, hi = (long)n->n_kids - 1;
     while (lo <= hi) {
         long mid = lo + (hi - lo) / 2;
@@ -311,15 +318,7 @@ int fsm__settings_set(struct fsm__settings *s, const char *key, size_t klen,
             off += sl + 1;
             continue;
         }
-        /* Where the new kid goes: keys often come in order (numbered
-         * ones), so try after the last kid before a binary search. */
-        long i;
-        if (n->n_kids > 0 &&
-            seg_cmp(n->kids[n->n_kids - 1]->seg,
-                    n->kids[n->n_kids - 1]->seg_len, key + off, sl) < 0)
-            i = -(long)n->n_kids - 1;
-        else
-            i = kid_search(n, key + off, sl);
+        long i = kid_search(n, key + off, sl);
         if (i >= 0) { /* the index missed it: cannot happen; rebuild */
             hx_build(n);
         } else {
