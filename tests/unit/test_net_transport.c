@@ -586,6 +586,19 @@ static void bad_input_closes_only_that_connection(void **state)
     assert_int_equal(f->a.downs, 0);
 }
 
+/* Stop B, let A see it go and try to redial for SPIN_MS, then start a new
+ * B (node 2) at the same port. */
+static void restart_b(struct fx *f, uint32_t spin_ms)
+{
+    uint16_t port = f->b.port;
+    stop_node(&f->b);
+    assert_int_equal(wait_for(f, &f->a.downs, 1), 0);
+    spin(f, spin_ms);
+    memset(&f->b, 0, sizeof f->b);
+    f->b.port = port;
+    assert_int_equal(start_node(f, &f->b, 2, MESH, f->secret, NULL), 0);
+}
+
 static void reconnects_after_the_peer_restarts(void **state)
 {
     struct fx *f = *state;
@@ -596,13 +609,7 @@ static void reconnects_after_the_peer_restarts(void **state)
     assert_int_equal(send_append(&f->a, 2, "before"), 0);
     assert_int_equal(wait_for(f, &f->b.raft_count, 1), 0);
 
-    uint16_t port = f->b.port;
-    stop_node(&f->b);
-    assert_int_equal(wait_for(f, &f->a.downs, 1), 0);
-    spin(f, 50); /* A redials and is refused a few times */
-    memset(&f->b, 0, sizeof f->b);
-    f->b.port = port;
-    assert_int_equal(start_node(f, &f->b, 2, MESH, f->secret, NULL), 0);
+    restart_b(f, 50); /* A redials and is refused a few times */
     assert_int_equal(wait_for(f, &f->a.ups, 2), 0);
     assert_int_equal(send_append(&f->a, 2, "after"), 0);
     assert_int_equal(wait_for(f, &f->b.raft_count, 1), 0);
@@ -623,13 +630,7 @@ static void a_peer_that_dials_us_is_redialed_at_once(void **state)
     assert_int_equal(start_node(f, &f->b, 2, MESH, f->secret, NULL), 0);
     assert_int_equal(net_peer_set(f->a.net, 2, f->b.addr), 0);
     assert_int_equal(wait_for(f, &f->a.ups, 1), 0);
-    uint16_t port = f->b.port;
-    stop_node(&f->b);
-    assert_int_equal(wait_for(f, &f->a.downs, 1), 0);
-    spin(f, 100); /* A's redial is now 20 s or more away */
-    memset(&f->b, 0, sizeof f->b);
-    f->b.port = port;
-    assert_int_equal(start_node(f, &f->b, 2, MESH, f->secret, NULL), 0);
+    restart_b(f, 100); /* A's redial is now 20 s or more away */
     assert_int_equal(net_peer_set(f->b.net, 1, f->a.addr), 0);
     /* WAIT_MS (5 s) is far below the backoff: only the redial on B's
      * dial can bring A's connection up in time. */
