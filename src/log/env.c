@@ -130,7 +130,7 @@ static int refuse_empty_data_file(const char *dir, int *fresh)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+int log__fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -145,7 +145,7 @@ static int fsync_dir(const char *dir)
  * directory itself) could be missing. Sync the names once, at creation. */
 static int sync_new_names(const char *dir, int made_dir)
 {
-    int rc = fsync_dir(dir);
+    int rc = log__fsync_dir(dir);
     if (rc == 0 && made_dir) {
         char *parent = strdup(dir);
         if (!parent)
@@ -157,7 +157,7 @@ static int sync_new_names(const char *dir, int made_dir)
             *slash = 0;
         else
             strcpy(parent, ".");
-        rc = fsync_dir(parent);
+        rc = log__fsync_dir(parent);
         free(parent);
     }
     return rc;
@@ -216,7 +216,7 @@ static int setup_rc(MDB_txn *txn, int rc, int *map_full)
 
 /* Names of the meta records a store may hold (log_impl.h). */
 static const char *const meta_names[] = {"format", "hard", "base", "applied",
-                                         "snap"};
+                                         "snap", "journal"};
 
 /* Every meta record must be one the store writes and pass its checksum,
  * and the table's count must match what a scan reaches: a torn page that
@@ -304,13 +304,22 @@ static int open_existing(MDB_txn *txn, struct log *log, size_t n_tables)
         return rc;
     if (len != 4)
         return bad_meta("format");
-    if (log__get_be32(body) != LOG__FORMAT) {
-        pm_say(PM_ERROR, "log", "%s: store format %u, this build reads only "
-               "format %u (no conversion: set this node up again)", log->dir,
-               log__get_be32(body), LOG__FORMAT);
+    uint32_t format = log__get_be32(body);
+    if (format < LOG__FORMAT_OLDEST || format > LOG__FORMAT) {
+        pm_say(PM_ERROR, "log", "%s: store format %u, this build reads "
+               "formats %u-%u (no conversion: set this node up again)",
+               log->dir, format, LOG__FORMAT_OLDEST, LOG__FORMAT);
         return -PM_EVERSION;
     }
-    return check_meta_table(txn, log);
+    int rc2 = check_meta_table(txn, log);
+    if (rc2 == 0 && format != LOG__FORMAT) {
+        /* Format 2 is format 3 with an empty journal: stamp it 3 so that
+         * a build without the journal refuses it from now on. */
+        uint8_t rec[LOG__META_CRC_BYTES + 4];
+        log__put_be32(rec + LOG__META_CRC_BYTES, LOG__FORMAT);
+        rc2 = log__err(log__put_meta(txn, log, "format", rec, 4));
+    }
+    return rc2;
 }
 
 /* A brand-new store: create the three tables and stamp the format record
@@ -353,7 +362,7 @@ static int setup_dbs(struct log *log, int *map_full)
             mdb_txn_abort(txn);
             return rc;
         }
-        /* Nothing written: commit only keeps the dbi handles. */
+        /* Commit keeps the dbi handles (and an upgraded format record). */
         return setup_rc(NULL, mdb_txn_commit(txn), map_full);
     }
     if (info.me_last_pgno > 1) {
@@ -402,6 +411,14 @@ static int load_bounds(struct log *log)
     if (rc == 0) {
         if (len != 8) { rc = bad_meta("applied"); goto out; }
         log->applied = log__get_be64(body);
+    } else if (rc != -PM_ENOTFOUND) {
+        goto out;
+    }
+    log->j.seq = 1;
+    rc = meta_get(txn, log, "journal", &body, &len);
+    if (rc == 0) {
+        if (len != 8) { rc = bad_meta("journal"); goto out; }
+        log->j.seq = log__get_be64(body);
     } else if (rc != -PM_ENOTFOUND) {
         goto out;
     }
@@ -478,6 +495,7 @@ int log_open(const char *dir, const struct log_options *opt, struct log **out)
     if (!log)
         return -PM_ENOMEM;
     log->owner_fd = -1;
+    log->j.fd = -1;
     log->map_bytes_max = max;
     log->dir = strdup(dir);
     int rc = log->dir ? 0 : -PM_ENOMEM;
@@ -523,6 +541,10 @@ int log_open(const char *dir, const struct log_options *opt, struct log **out)
         rc = sync_new_names(dir, made_dir);
     if (rc != 0 || (rc = load_bounds(log)) != 0)
         goto fail;
+    log->lmdb_last = log->last;
+    if (!(opt && opt->journal_off) &&
+        (rc = log__journal_open(log, opt ? opt->journal_bytes_max : 0)) != 0)
+        goto fail;
     *out = log;
     return 0;
 fail:
@@ -534,6 +556,7 @@ void log_close(struct log *log)
 {
     if (!log)
         return;
+    log__journal_close(log);
     if (log->rtxn)
         mdb_txn_abort(log->rtxn);
     if (log->env)

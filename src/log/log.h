@@ -5,13 +5,20 @@
  * exposes an LMDB type. All functions return 0 or a negative enum pm_err
  * code (base/err.h). The store is used from one thread.
  *
- * Durability: log_write() puts everything it is given in ONE write
+ * Durability: log_write() makes everything it is given durable at once.
+ * A batch that only truncates, appends entries and sets the hard state is
+ * one record in the store's journal, flushed with one fdatasync; any other
+ * batch goes, together with what the journal holds, into ONE LMDB write
  * transaction with LMDB's default durability (data pages synced, then the
- * meta page). When it returns 0, all of it survives a crash; when it returns
- * an error, none of it was written and the store is still usable. This is
- * the group commit: the node gathers everything ready in one event-loop turn
- * (new entries, a truncation, the term and vote, applied FSM state) into one
- * struct log_batch.
+ * meta page), after which the journal starts over. When log_write returns
+ * 0, all of it survives a crash; when it returns an error, none of it was
+ * written and the store is still usable. This is the group commit: the
+ * node gathers everything ready in one event-loop turn (new entries, a
+ * truncation, the term and vote, applied FSM state) into one struct
+ * log_batch. Journaled entries are also kept in memory until they reach
+ * LMDB, which the next batch with FSM state does (the node writes one at
+ * least every few tens of milliseconds under load), or a record that would
+ * take the journal past journal_bytes_max.
  *
  * Integrity: every entry is stored with a CRC32C over its index, term, type
  * and payload, every FSM state value with a CRC32C over its key and value,
@@ -41,6 +48,11 @@ struct log_options {
     int verify_skip;            /* 1: skip log_open's full check of an
                                    existing store (benchmarks only; the
                                    node never sets it). See log_open. */
+    int journal_off;            /* 1: every batch is an LMDB commit (no
+                                   journal; benchmarks and tests). A store
+                                   with journal records must not be opened
+                                   so: they would be ignored */
+    uint64_t journal_bytes_max; /* 0: default (16 MiB); see log_write */
 };
 
 /* Raft's persistent state (Figure 2: currentTerm, votedFor) plus commit. */
@@ -139,8 +151,9 @@ struct log_entries {
 int log_open(const char *dir, const struct log_options *opt, struct log **out);
 void log_close(struct log *log); /* NULL is fine */
 
-/* Group commit; see struct log_batch. Returns 0 only after the transaction
- * is durable (mdb_txn_commit returned). Errors, after which nothing of the
+/* Group commit; see struct log_batch and Durability above. Returns 0 only
+ * after the batch is durable (the journal record flushed, or
+ * mdb_txn_commit returned). Errors, after which nothing of the
  * batch was written and the handle (bounds, hard state, applied) is
  * unchanged and still usable:
  *   -PM_EINVAL  the batch breaks contiguity (first entry != last + 1 after

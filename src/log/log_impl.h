@@ -17,12 +17,19 @@
  *                "base"    base index, base term (2 x u64)
  *                "applied" u64
  *                "snap"    index, term (2 x u64), config_len (u32), config
+ *                "journal" u64: sequence number of the next journal record
+ *                          (the records before it are in these tables)
  *   "state" key: the FSM's key, verbatim; value: CRC32C (4 bytes,
  *           big-endian, over key || FSM value) then the FSM's value.
  *
+ * Beside data.mdb, the file "journal" holds batches written since the last
+ * LMDB commit (journal.c describes its records).
+ *
  * Format history: 1 stored FSM state values without a checksum, so a
- * damaged value was served as data; 2 adds the state CRC. A store of
- * another format is refused (-PM_EVERSION): there is no conversion.
+ * damaged value was served as data; 2 adds the state CRC; 3 adds the
+ * journal. A format-2 store is a format-3 store with an empty journal and
+ * is stamped 3 when opened (so that a build without the journal refuses it
+ * from then on); any other format is refused (-PM_EVERSION).
  *
  * A new store versus a damaged one: the "format" record is the creation
  * marker. It is written in the transaction that creates the three tables,
@@ -44,7 +51,8 @@
 
 #include "log/log.h"
 
-#define LOG__FORMAT 2u
+#define LOG__FORMAT 3u
+#define LOG__FORMAT_OLDEST 2u /* the oldest format opened (and upgraded) */
 #define LOG__HDR_BYTES 16u
 #define LOG__KEY_BYTES 8u
 #define LOG__META_CRC_BYTES 4u
@@ -52,6 +60,38 @@
 /* Upper bound on map doublings in one log_write(): 2^40 growth is more
  * than any map_bytes_max can ask for, so the retry loop is bounded. */
 #define LOG__GROW_TRIES_MAX 40
+
+/* One entry of the journal's in-memory tail; its payload is at `off` in
+ * the tail's arena (offsets, not pointers: the arena moves as it grows). */
+struct log__tail_entry {
+    uint64_t term;
+    size_t off;
+    uint32_t len;
+    uint8_t type;
+};
+
+/* The journal (journal.c) and the tail: the entries and hard state it
+ * holds that LMDB does not have yet. The tail is the last n entries of the
+ * log, [last - n + 1, last]; LMDB entries at or after that first index are
+ * stale (a journaled truncation) and go at the next LMDB commit. */
+struct log__journal {
+    int fd;                  /* -1: no journal; every batch goes to LMDB */
+    int failed;              /* a record's write or flush failed: refuse
+                                writes until reopened (its fate unknown) */
+    uint64_t seq;            /* sequence number of the next record */
+    uint64_t off;            /* where it goes; 0 after every LMDB commit */
+    uint64_t bytes_max;      /* a record that would end past this goes to
+                                LMDB (with the tail) instead */
+    struct log__tail_entry *te;
+    size_t n, cap;
+    uint8_t *arena;          /* tail payloads, in index order */
+    size_t used, acap;
+    int hard_pending;        /* log->hard is newer than LMDB's */
+    uint8_t *wbuf;           /* one record, encoded (reused) */
+    size_t wcap;
+    struct pm_entry *merged; /* tail + batch for the LMDB commit (reused) */
+    size_t mcap;
+};
 
 struct log {
     MDB_env *env;
@@ -67,6 +107,9 @@ struct log {
     uint64_t base;           /* compaction point; first = base + 1 */
     uint64_t base_term;
     uint64_t last;           /* last index; == base when empty */
+    uint64_t lmdb_last;      /* the last index in LMDB's table (>= last -
+                                journal.n; more when a journaled truncation
+                                has not reached LMDB yet) */
     uint64_t applied;
     struct log_hard_state hard;
 
@@ -81,6 +124,8 @@ struct log {
     /* Fault injection (log_test_fail_commit). */
     int fail_countdown;
     int fail_err;
+
+    struct log__journal j;
 };
 
 /* --- codec.c: byte order, CRC, record encoding --------------------------- */
@@ -153,6 +198,51 @@ int log__err(int rc);
 
 /* Double the map (up to map_bytes_max). -PM_ENOSPC when already at max. */
 int log__grow(struct log *log);
+
+/* Write meta record NAME (REC: LOG__META_CRC_BYTES then BODY_LEN body
+ * bytes) in TXN, sealing it first. Returns an LMDB code. (write.c) */
+int log__put_meta(MDB_txn *txn, struct log *log, const char *name,
+                  uint8_t *rec, size_t body_len);
+
+/* fsync() the directory DIR (env.c). */
+int log__fsync_dir(const char *dir);
+
+/* --- journal.c ----------------------------------------------------------- */
+/* Open DIR/journal (creating it empty), replay the records LMDB lacks into
+ * the tail and commit them to LMDB. -PM_ECORRUPT if a record in the middle
+ * is damaged (a later one is intact); a torn last record is dropped (its
+ * write was never acknowledged). Needs the bounds and j.seq loaded. */
+int log__journal_open(struct log *log, uint64_t bytes_max);
+void log__journal_close(struct log *log);
+
+/* Can batch B go to the journal as one record (it only truncates, appends
+ * and sets the hard state, and fits)? */
+int log__journal_fits(const struct log *log, const struct log_batch *b);
+
+/* Write B (validated, ending at index NEW_LAST) as one record, flush it,
+ * and apply it to the tail and the cached bounds. On error nothing in
+ * memory changed; -PM_ENOSPC leaves the journal usable (the caller commits
+ * to LMDB instead, which starts the journal over). */
+int log__journal_append(struct log *log, const struct log_batch *b);
+
+/* After an LMDB commit that took in the whole tail: start over. */
+void log__journal_committed(struct log *log);
+
+/* The tail's first index (last + 1 when it is empty). */
+static inline uint64_t log__tail_lo(const struct log *log)
+{
+    return log->last - log->j.n + 1;
+}
+
+/* The tail entry at INDEX (log__tail_lo <= INDEX <= last). */
+static inline struct pm_entry log__tail_entry(const struct log *log,
+                                              uint64_t index)
+{
+    const struct log__tail_entry *t = &log->j.te[index - log__tail_lo(log)];
+    struct pm_entry e = {index, t->term, t->type,
+                         t->len ? log->j.arena + t->off : NULL, t->len};
+    return e;
+}
 
 /* --- verify.c ------------------------------------------------------------ */
 /* Check the existing store in DIR (its data.mdb) in a forked child before

@@ -56,6 +56,10 @@ int log_term_at(struct log *log, uint64_t index, uint64_t *term)
         return -PM_ECOMPACTED;
     if (index > log->last)
         return -PM_ERANGE;
+    if (index >= log__tail_lo(log) && !log->broken) {
+        *term = log->j.te[index - log__tail_lo(log)].term;
+        return 0;
+    }
     MDB_txn *txn;
     int rc = read_begin(log, &txn);
     if (rc != 0)
@@ -80,6 +84,39 @@ int log_term_at(struct log *log, uint64_t index, uint64_t *term)
     return rc;
 }
 
+/* log_read's part for entries still in the journal's tail (memory). */
+static int read_tail(struct log *log, uint64_t lo, size_t max_count,
+                     size_t max_bytes, struct log_entries *out)
+{
+    uint64_t avail = log->last - lo + 1;
+    size_t n_max = max_count == 0 ? 1 : max_count, n = 0, bytes = 0;
+    if ((uint64_t)n_max > avail)
+        n_max = (size_t)avail;
+    const struct log__tail_entry *t = &log->j.te[lo - log__tail_lo(log)];
+    for (; n < n_max; n++) {
+        size_t len = t[n].len;
+        if (n > 0 && (len > max_bytes || bytes > max_bytes - len))
+            break;
+        bytes += len;
+    }
+    size_t array = n * sizeof(struct pm_entry);
+    uint8_t *mem = malloc(array + bytes);
+    if (!mem)
+        return -PM_ENOMEM;
+    struct pm_entry *es = (struct pm_entry *)mem;
+    uint8_t *dst = mem + array;
+    for (size_t i = 0; i < n; i++) {
+        es[i] = log__tail_entry(log, lo + i);
+        if (es[i].len)
+            es[i].data = memcpy(dst, es[i].data, es[i].len);
+        dst += es[i].len;
+    }
+    out->entries = es;
+    out->n = n;
+    out->mem = mem;
+    return 0;
+}
+
 int log_read(struct log *log, uint64_t lo, size_t max_count, size_t max_bytes,
              struct log_entries *out)
 {
@@ -90,7 +127,10 @@ int log_read(struct log *log, uint64_t lo, size_t max_count, size_t max_bytes,
         return -PM_ECOMPACTED;
     if (lo > log->last)
         return -PM_ERANGE;
-    uint64_t avail = log->last - lo + 1;
+    if (lo >= log__tail_lo(log) && !log->broken)
+        return read_tail(log, lo, max_count, max_bytes, out);
+    /* LMDB's part only (a read never spans both: "at most"). */
+    uint64_t avail = log__tail_lo(log) - lo;
     size_t n_max = max_count == 0 ? 1 : max_count;
     if ((uint64_t)n_max > avail)
         n_max = (size_t)avail;

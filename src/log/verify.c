@@ -573,9 +573,9 @@ static int known_meta(const MDB_val *k, const uint8_t **body, size_t *len,
                       const MDB_val *v, char *name)
 {
     static const char *const names[] = {"format", "hard", "base", "applied",
-                                        "snap"};
-    static const size_t sizes[] = {4, 24, 16, 8, 0};
-    for (int i = 0; i < 5; i++) {
+                                        "snap", "journal"};
+    static const size_t sizes[] = {4, 24, 16, 8, 0, 8};
+    for (int i = 0; i < 6; i++) {
         if (k->mv_size != strlen(names[i]) ||
             memcmp(k->mv_data, names[i], k->mv_size) != 0)
             continue;
@@ -708,7 +708,8 @@ static int check_data(struct chk *c, const char *dir)
     size_t len;
     if (mdb_get(txn, dbi[1], &fk, &fv) != 0 ||
         log__meta_decode("format", fv.mv_data, fv.mv_size, &body, &len) != 0 ||
-        len != 4 || log__get_be32(body) != LOG__FORMAT)
+        len != 4 || log__get_be32(body) < LOG__FORMAT_OLDEST ||
+        log__get_be32(body) > LOG__FORMAT)
         goto out; /* env.c reports a missing, damaged or other format */
     uint64_t base = 0;
     struct log_walk w = {0};

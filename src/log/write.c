@@ -1,9 +1,12 @@
-/* write.c: log_write(), the group commit. Everything a batch asks for goes
- * into ONE LMDB write transaction; the cached bounds change only after
- * mdb_txn_commit() returned 0, so a failed write leaves the handle exactly
- * as it was. */
+/* write.c: log_write(), the group commit. A batch that only truncates,
+ * appends and sets the hard state becomes one journal record (journal.c);
+ * any other goes, with the journal's tail in front of it, into ONE LMDB
+ * write transaction. The cached bounds change only after the record is
+ * flushed or mdb_txn_commit() returned 0, so a failed write leaves the
+ * handle exactly as it was. */
 #include <assert.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -14,6 +17,8 @@
 /* What the batch will make of the cached bounds, computed up front so that
  * bad input is refused before a transaction exists. */
 struct plan {
+    uint64_t from_last;   /* the last index before the batch */
+    uint64_t journal_seq; /* 0, or the "journal" record to write */
     uint64_t last_after_truncate;
     uint64_t last;        /* after the append */
     uint64_t base, base_term;
@@ -21,16 +26,20 @@ struct plan {
     size_t bytes;         /* rough size of what is written (ENOSPC guess) */
 };
 
+/* Check B against a log that ends at LAST (the logical log for the
+ * caller's batch; LMDB's table for the transaction built from it). */
 static int validate(const struct log *log, const struct log_batch *b,
-                    struct plan *p)
+                    uint64_t last, struct plan *p)
 {
-    p->last_after_truncate = log->last;
+    p->from_last = last;
+    p->journal_seq = 0;
+    p->last_after_truncate = last;
     if (b->truncate_from) {
         /* Entries at or below base are committed and compacted; no Raft
          * rule ever removes them (Figure 2 only truncates conflicts). */
         if (b->truncate_from <= log->base)
             return -PM_EINVAL;
-        if (b->truncate_from <= log->last)
+        if (b->truncate_from <= last)
             p->last_after_truncate = b->truncate_from - 1;
     }
     if (b->n_entries && !b->entries)
@@ -80,8 +89,8 @@ static int validate(const struct log *log, const struct log_batch *b,
     return 0;
 }
 
-static int put_meta(MDB_txn *txn, struct log *log, const char *name,
-                    uint8_t *rec, size_t body_len)
+int log__put_meta(MDB_txn *txn, struct log *log, const char *name,
+                  uint8_t *rec, size_t body_len)
 {
     log__meta_seal(name, rec, body_len);
     MDB_val k = {strlen(name), (void *)name};
@@ -89,8 +98,9 @@ static int put_meta(MDB_txn *txn, struct log *log, const char *name,
     return mdb_put(txn, log->dbi_meta, &k, &v, 0);
 }
 
-/* Delete log entries from the end down to FROM (inclusive). */
-static int truncate_suffix(MDB_txn *txn, struct log *log, uint64_t from)
+/* Delete log entries from LAST down to FROM (inclusive). */
+static int truncate_suffix(MDB_txn *txn, struct log *log, uint64_t from,
+                           uint64_t last)
 {
     if (from == log->base + 1)
         return mdb_drop(txn, log->dbi_log, 0);
@@ -98,7 +108,7 @@ static int truncate_suffix(MDB_txn *txn, struct log *log, uint64_t from)
     int rc = mdb_cursor_open(txn, log->dbi_log, &cur);
     if (rc != 0)
         return rc;
-    for (uint64_t idx = log->last; idx >= from && rc == 0; idx--) {
+    for (uint64_t idx = last; idx >= from && rc == 0; idx--) {
         MDB_val k, v;
         rc = mdb_cursor_get(cur, &k, &v, MDB_LAST);
         if (rc == 0 && (k.mv_size != LOG__KEY_BYTES ||
@@ -188,8 +198,8 @@ static int apply(struct log *log, const struct log_batch *b,
     int rc = mdb_txn_begin(log->env, NULL, 0, &txn);
     if (rc != 0)
         goto out;
-    if (b->truncate_from && b->truncate_from <= log->last &&
-        (rc = truncate_suffix(txn, log, b->truncate_from)) != 0)
+    if (b->truncate_from && b->truncate_from <= p->from_last &&
+        (rc = truncate_suffix(txn, log, b->truncate_from, p->from_last)) != 0)
         goto abort;
     if (b->n_entries && (rc = append(txn, log, b)) != 0)
         goto abort;
@@ -198,7 +208,7 @@ static int apply(struct log *log, const struct log_batch *b,
         log__put_be64(rec + 4, b->hard_state->term);
         log__put_be64(rec + 12, b->hard_state->vote);
         log__put_be64(rec + 20, b->hard_state->commit);
-        if ((rc = put_meta(txn, log, "hard", rec, 24)) != 0)
+        if ((rc = log__put_meta(txn, log, "hard", rec, 24)) != 0)
             goto abort;
     }
     if (b->state_clear && (rc = mdb_drop(txn, log->dbi_state, 0)) != 0)
@@ -228,7 +238,7 @@ static int apply(struct log *log, const struct log_batch *b,
     if (b->applied) {
         uint8_t rec[LOG__META_CRC_BYTES + 8];
         log__put_be64(rec + 4, b->applied);
-        if ((rc = put_meta(txn, log, "applied", rec, 8)) != 0)
+        if ((rc = log__put_meta(txn, log, "applied", rec, 8)) != 0)
             goto abort;
     }
     if (b->snapshot) {
@@ -270,7 +280,13 @@ static int apply(struct log *log, const struct log_batch *b,
         uint8_t rec[LOG__META_CRC_BYTES + 16];
         log__put_be64(rec + 4, b->compact_index);
         log__put_be64(rec + 12, b->compact_term);
-        if ((rc = put_meta(txn, log, "base", rec, 16)) != 0)
+        if ((rc = log__put_meta(txn, log, "base", rec, 16)) != 0)
+            goto abort;
+    }
+    if (p->journal_seq) {
+        uint8_t rec[LOG__META_CRC_BYTES + 8];
+        log__put_be64(rec + 4, p->journal_seq);
+        if ((rc = log__put_meta(txn, log, "journal", rec, 8)) != 0)
             goto abort;
     }
     if (inject) {
@@ -314,22 +330,59 @@ static int refine_eio(const struct log *log, const struct plan *p)
     return -PM_EIO;
 }
 
-int log_write(struct log *log, const struct log_batch *b)
+/* The LMDB transaction for B: the journal's tail first (with the cut of
+ * LMDB's stale entries), then B. Fills *M (entries in log->j.merged). */
+static int merge_tail(struct log *log, const struct log_batch *b,
+                      struct log_batch *m)
 {
-    if (!log || !b)
-        return -PM_EINVAL;
-    if (log->broken)
-        return -PM_EIO;
+    struct log__journal *j = &log->j;
+    *m = *b;
+    if (j->n == 0 && log->lmdb_last == log->last && !j->hard_pending)
+        return 0;
+    uint64_t lo = log__tail_lo(log);
+    uint64_t tf = b->truncate_from && b->truncate_from <= log->last
+                      ? b->truncate_from : 0;
+    size_t keep = j->n;
+    m->truncate_from = log->lmdb_last >= lo ? lo : 0;
+    if (tf && tf >= lo) {
+        keep = (size_t)(tf - lo);
+    } else if (tf) {
+        keep = 0;
+        m->truncate_from = tf; /* below the tail: into LMDB's entries */
+    }
+    size_t need = keep + b->n_entries;
+    if (need > j->mcap) {
+        struct pm_entry *q = realloc(j->merged, need * sizeof *q);
+        if (!q)
+            return -PM_ENOMEM;
+        j->merged = q;
+        j->mcap = need;
+    }
+    for (size_t i = 0; i < keep; i++)
+        j->merged[i] = log__tail_entry(log, lo + i);
+    if (b->n_entries)
+        memcpy(j->merged + keep, b->entries, b->n_entries * sizeof *b->entries);
+    m->entries = need ? j->merged : NULL;
+    m->n_entries = need;
+    if (!m->hard_state && j->hard_pending)
+        m->hard_state = &log->hard;
+    return 0;
+}
+
+static int commit_lmdb(struct log *log, const struct log_batch *b, int inject)
+{
+    struct log_batch m;
     struct plan p;
-    int rc = validate(log, b, &p);
+    int rc = merge_tail(log, b, &m);
+    if (rc == 0)
+        rc = validate(log, &m, log->lmdb_last, &p);
     if (rc != 0)
         return rc;
-    int inject = 0;
-    if (log->fail_countdown > 0 && --log->fail_countdown == 0)
-        inject = log->fail_err < 0 ? log->fail_err : -PM_EIO;
+    if (log->j.off)
+        p.journal_seq = log->j.seq;
     for (int tries = 0;; tries++) {
         int map_full;
-        rc = apply(log, b, &p, inject, &map_full);
+        rc = apply(log, &m, &p, inject, &map_full);
         if (!map_full || tries >= LOG__GROW_TRIES_MAX)
             break;
         int grc = log__grow(log);
@@ -347,11 +400,38 @@ int log_write(struct log *log, const struct log_batch *b)
         return rc;
     log->base = p.base;
     log->base_term = p.base_term;
-    log->last = p.final_last;
+    log->last = log->lmdb_last = p.final_last;
     assert(log->last >= log->base); /* empty log: last == base */
-    if (b->hard_state)
-        log->hard = *b->hard_state;
+    if (m.hard_state)
+        log->hard = *m.hard_state;
     if (b->applied)
         log->applied = b->applied;
+    log__journal_committed(log);
     return 0;
+}
+
+int log_write(struct log *log, const struct log_batch *b)
+{
+    if (!log || !b)
+        return -PM_EINVAL;
+    if (log->broken || log->j.failed)
+        return -PM_EIO;
+    struct plan p;
+    int rc = validate(log, b, log->last, &p);
+    if (rc != 0)
+        return rc;
+    int inject = 0;
+    if (log->fail_countdown > 0 && --log->fail_countdown == 0)
+        inject = log->fail_err < 0 ? log->fail_err : -PM_EIO;
+    if (log__journal_fits(log, b)) {
+        /* Fault injection: fail as the record's write would, before it. */
+        if (inject)
+            return inject;
+        rc = log__journal_append(log, b);
+        /* No memory for the tail (nothing was written then), or a full
+         * disk: LMDB's commit needs neither and starts the journal over. */
+        if (rc != -PM_ENOSPC && rc != -PM_ENOMEM)
+            return rc;
+    }
+    return commit_lmdb(log, b, inject);
 }

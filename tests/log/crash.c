@@ -2,10 +2,12 @@
  * told is durable went missing.
  *
  * A child opens the store (with a small map, so that map growth happens
- * under fire too) and loops: each batch appends a random number of entries
- * (sometimes first truncating and rewriting the last few, as a follower
- * resolving a conflict does), the hard state, an FSM state key with the
- * applied index in the same transaction, and now and then a compaction.
+ * under fire too, and a small journal, so that it fills) and loops: each
+ * batch appends a random number of entries (sometimes first truncating and
+ * rewriting the last few, as a follower resolving a conflict does) and the
+ * hard state; half of the batches also carry an FSM state key with the
+ * applied index and now and then a compaction (an LMDB commit), the other
+ * half nothing else (a journal record, src/log/journal.c).
  * After each log_write() returns 0 it tells the parent what is now
  * acknowledged through a pipe. The parent SIGKILLs it after a random delay,
  * reopens the store and checks:
@@ -14,8 +16,9 @@
  *     [base + 1, last] with last >= the acknowledged last;
  *   - base, hard state and applied index are >= the acknowledged ones, and
  *     the state key written with `applied` agrees with it (same txn);
- *   - no torn batch: last, the hard state's term and applied (all set to
- *     the batch's last index in one transaction) are equal.
+ *   - no torn batch: last and the hard state's term (both set to the
+ *     batch's last index in one write) are equal, and applied is at most
+ *     last.
  * This is a process crash (the page cache survives), not a power cut.
  *
  * usage: log-crash [-s SEED] [-k KILLS] [-d DELAY_US_MAX] [-b ack-early]
@@ -76,7 +79,8 @@ static void put_be64(uint8_t *p, uint64_t v)
 static _Noreturn void child(const char *dir, uint64_t seed, int fd, int ack_early)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
-    struct log_options o = {.map_bytes_initial = 64 << 10};
+    struct log_options o = {.map_bytes_initial = 64 << 10,
+                            .journal_bytes_max = 128 << 10};
     struct log *log;
     int rc = log_open(dir, &o, &log);
     if (rc != 0) {
@@ -103,15 +107,20 @@ static _Noreturn void child(const char *dir, uint64_t seed, int fd, int ack_earl
         put_be64(val, new_last);
         struct log_kv kv = {"applied", 7, val, 8};
         struct log_batch b = {.truncate_from = rewrite ? from : 0, .entries = e,
-                              .n_entries = n, .hard_state = &hs, .state = &kv,
-                              .n_state = 1, .applied = new_last};
-        if (new_last - base > 2 * KEEP_ENTRIES && round % 7 == 0) {
+                              .n_entries = n, .hard_state = &hs};
+        int to_lmdb = rng_next(&seed) % 2;
+        if (to_lmdb) {
+            b.state = &kv;
+            b.n_state = 1;
+            b.applied = new_last;
+        }
+        if (to_lmdb && new_last - base > 2 * KEEP_ENTRIES && round % 7 == 0) {
             b.compact_index = new_last - KEEP_ENTRIES;
             b.compact_term = tl_term(b.compact_index);
         }
         struct ack a = {MSG_ACK, new_last,
                         b.compact_index ? b.compact_index : base, hs.term,
-                        new_last};
+                        to_lmdb ? new_last : log_applied(log)};
         if (ack_early && write(fd, &a, sizeof a) != sizeof a)
             _exit(3);
         rc = log_write(log, &b);
@@ -162,9 +171,10 @@ static int verify(const char *dir, const struct ack *a, int kill_no)
     if (log_applied(log) < a->applied)
         FAIL("applied %llu < acknowledged %llu",
              (unsigned long long)log_applied(log), (unsigned long long)a->applied);
-    /* Each batch writes entries up to L, hard state term L and applied L in
-     * one transaction: after a crash all three agree (atomicity). */
-    if (last > 0 && (hs.term != last || log_applied(log) != last))
+    /* Each batch writes entries up to L and hard state term L in one
+     * write (journal record or transaction): after a crash both agree
+     * (atomicity); applied L came with some of them. */
+    if (last > 0 && (hs.term != last || log_applied(log) > last))
         FAIL("torn batch: last %llu, hard state term %llu, applied %llu",
              (unsigned long long)last, (unsigned long long)hs.term,
              (unsigned long long)log_applied(log));

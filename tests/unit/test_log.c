@@ -565,8 +565,10 @@ static void a_full_map_at_its_maximum_is_enospc(void **state)
     struct fx *f = *state;
     log_close(f->log);
     f->log = NULL;
+    /* LMDB's own limit: without the journal every batch meets it at once
+     * (a_tail_lmdb_cannot_take_stays_in_the_journal covers the journal). */
     struct log_options o = {.map_bytes_initial = 64 << 10,
-                            .map_bytes_max = 1 << 20};
+                            .map_bytes_max = 1 << 20, .journal_off = 1};
     assert_int_equal(log_open(f->dir, &o, &f->log), 0);
     uint64_t next = 1;
     int rc = 0;
