@@ -55,9 +55,10 @@
 /* The file's size, written once (zeros) when the store is created, so that
  * a record never grows the file: a full disk then shows up as LMDB's
  * ENOSPC, as it did before the journal, never in the middle of a record.
- * At 50,000 sets/s a record stream fills 4 MiB in ~250 ms, and the node
- * commits to LMDB every ~20 ms under load. */
-#define J_BYTES_MAX_DEFAULT (4u << 20)
+ * Records are small (a larger batch goes straight to LMDB) and the node
+ * commits to LMDB every ~20 ms under load: 1 MiB is 256 one-page records.
+ * When it is full, a commit to LMDB starts it over. */
+#define J_BYTES_MAX_DEFAULT (1u << 20)
 #define J_FLAG_HARD 1u
 /* A larger batch goes straight to LMDB: its commit's fixed cost (the
  * second flush, the tree pages) is small beside the batch's own pages,
@@ -311,6 +312,13 @@ static int reserve_file(struct log__journal *j, uint64_t size, uint64_t bytes)
     return fdatasync(j->fd) == 0 ? 0 : pm_from_errno(errno);
 }
 
+/* Give back what a failed reserve_file took (the disk is nearly full). */
+static void unreserve_file(struct log__journal *j, uint64_t size)
+{
+    if (ftruncate(j->fd, (off_t)size) == 0)
+        fdatasync(j->fd);
+}
+
 static int open_file(struct log *log)
 {
     size_t plen = strlen(log->dir) + sizeof "/journal";
@@ -375,6 +383,7 @@ int log__journal_open(struct log *log, uint64_t bytes_max)
         pm_say(PM_WARN, "log", "%s/journal: cannot reserve %llu bytes (%s): "
                "every write goes to LMDB", log->dir,
                (unsigned long long)j->bytes_max, pm_strerror(rc));
+        unreserve_file(j, size);
         j->bytes_max = 0; /* nothing fits */
     }
     if (j->seq == first)

@@ -52,7 +52,8 @@ struct log_options {
                                    journal; benchmarks and tests). A store
                                    with journal records must not be opened
                                    so: they would be ignored */
-    uint64_t journal_bytes_max; /* 0: default (16 MiB); see log_write */
+    uint64_t journal_bytes_max; /* 0: default (1 MiB), the journal file's
+                                   size, reserved when it is created */
 };
 
 /* Raft's persistent state (Figure 2: currentTerm, votedFor) plus commit. */

@@ -12,9 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-void node_child_setup(pid_t parent)
+void node_child_setup(pid_t parent, const char *name)
 {
     prctl(PR_SET_PDEATHSIG, SIGKILL);
+    prctl(PR_SET_NAME, name, 0, 0, 0);
     if (getppid() != parent)
         _exit(3); /* the node died before the line above */
     /* Not the loop's: libev's handlers would only write to its pipe. */

@@ -103,7 +103,7 @@ static int write_next(const struct fsm *f, const char *home)
 
 static void child_main(struct node *n, pid_t parent, enum fault f)
 {
-    node_child_setup(parent);
+    node_child_setup(parent, "pmesh-compact");
     /* The last compaction's rename must be durable before AUDIT_NEXT, which
      * it moved away, is written again (the loop did not sync it). */
     if (home_sync(n->home) != 0)

@@ -188,7 +188,7 @@ void node_files_maybe_write(struct node *n)
     pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0) {
-        node_child_setup(parent);
+        node_child_setup(parent, "pmesh-files");
         _exit(fsm_materialize_settings(n->fsm, n->id.node_id, n->home,
                                        NULL) == 0 ? 0 : 1);
     }

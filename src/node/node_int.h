@@ -279,10 +279,12 @@ void node_waits_index_watch(struct node *n, struct wait *w);
 /* child.c: the node's forked workers (compaction, settings.json).
  * node_child_setup: first thing in the child: die with the node (_exit(3)
  *   if it is gone already), default signals, no inherited descriptor,
- *   lowest CPU and I/O priority. The child leaves through _exit().
+ *   lowest CPU and I/O priority, and NAME as its process name (ps, pgrep
+ *   -x: tests and operators tell the workers apart). The child leaves
+ *   through _exit().
  * node_child_kill: in the node, for a child nobody else reaps (its watcher
  *   freed, or none): SIGKILL, then wait for it. */
-void node_child_setup(pid_t parent);
+void node_child_setup(pid_t parent, const char *name);
 void node_child_kill(pid_t pid);
 
 /* files.c: HOME/settings.json and HOME/nats.conf follow the FSM.

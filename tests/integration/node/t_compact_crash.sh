@@ -120,7 +120,9 @@ stop a
 
 # 5. A child killed by someone else: warned, never compacted, retried; and
 # a clean stop while a child works kills and reaps it.
-child_of_a() { pgrep -P "${PIDS[a]}" >/dev/null; }
+# The compaction child by name: the node may also have a settings.json
+# writer (pmesh-files) at that moment.
+child_of_a() { pgrep -P "${PIDS[a]}" -x pmesh-compact >/dev/null; }
 until_child() {  # sets until the node has a compaction child
     local i
     for i in $(seq 500); do
@@ -132,7 +134,7 @@ until_child() {  # sets until the node has a compaction child
 start_a child-slow
 until_child
 first=$(status_field a .first_index)
-kill -9 "$(pgrep -P "${PIDS[a]}")"
+kill -9 "$(pgrep -P "${PIDS[a]}" -x pmesh-compact)"
 wait_for 5 "the killed child is logged" grep -q 'failed (killed by signal 9)' \
     "$A/pmesh.log"
 [ "$(status_field a .first_index)" = "$first" ] ||
