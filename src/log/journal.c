@@ -142,8 +142,9 @@ static void tail_apply(struct log *log, uint64_t truncate_from,
     }
 }
 
+/* Encode B into j->wbuf: *NEED bytes of record, *OUT with the padding. */
 static int encode(struct log__journal *j, const struct log_batch *b,
-                  size_t *out)
+                  size_t *need_out, size_t *out)
 {
     size_t need = record_bytes(b), total = padded(need);
     int rc = grow((void **)&j->wbuf, &j->wcap, total, 1);
@@ -176,6 +177,7 @@ static int encode(struct log__journal *j, const struct log_batch *b,
     }
     memset(p, 0, total - need);
     log__put_be32(w + 4, log_crc32c(w + 8, need - 8));
+    *need_out = need;
     *out = total;
     return 0;
 }
@@ -185,16 +187,18 @@ int log__journal_append(struct log *log, const struct log_batch *b)
     struct log__journal *j = &log->j;
     if (j->failed)
         return -PM_EIO;
-    size_t bytes = 0, len;
+    size_t bytes = 0, need, len;
     for (size_t i = 0; i < b->n_entries; i++)
         bytes += b->entries[i].len;
     int rc = reserve(j, b->n_entries, bytes);
     if (rc == 0)
-        rc = encode(j, b, &len);
+        rc = encode(j, b, &need, &len);
     if (rc != 0)
         return rc;
     ssize_t w = pwrite(j->fd, j->wbuf, len, (off_t)j->off);
-    if (w != (ssize_t)len) {
+    /* Cut short in the padding, the record is whole: it must then count as
+     * written (a crash would replay it), so it goes on to the flush. */
+    if (w < (ssize_t)need) {
         /* A short write is a full disk; what it left is not a valid record
          * (its CRC covers the whole record), and the next one overwrites
          * it at the same place with the same sequence number. */

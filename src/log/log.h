@@ -166,13 +166,16 @@ void log_close(struct log *log); /* NULL is fine */
  *   -PM_ENOSPC  the disk is full, or the map reached map_bytes_max;
  *   -PM_ECORRUPT the stored log is damaged where the batch touches it;
  *   -PM_EIO     other I/O failures. If LMDB reports a failed meta-page write
- *               (it then refuses all further writes with -PM_EIO) or the map
- *               could not be remapped (reads fail with -PM_EIO too), close
- *               and reopen the store; the last write may or may not be
- *               durable.
+ *               (it then refuses all further writes with -PM_EIO), a
+ *               journal flush failed (the same), or the map could not be
+ *               remapped (reads fail with -PM_EIO too), close and reopen
+ *               the store; the last write may or may not be durable.
  * The map grows by itself (doubling, up to map_bytes_max) when LMDB's map
  * is full; the batch is then retried transparently. truncate_from > last is
- * a no-op. */
+ * a no-op. A full disk or map meets a journaled batch later, at the LMDB
+ * commit that takes it in: that commit's batch fails with -PM_ENOSPC, the
+ * journaled entries stay readable and durable, and a commit after room
+ * returns takes them in (as does the next log_open). */
 int log_write(struct log *log, const struct log_batch *batch);
 
 /* Range bounds (see the file comment). Never fail. */
