@@ -75,7 +75,7 @@ int log__grow(struct log *log)
     return 0;
 }
 
-static char *path_join(const char *dir, const char *name)
+char *log__path_join(const char *dir, const char *name)
 {
     size_t n = strlen(dir) + 1 + strlen(name) + 1;
     char *p = malloc(n);
@@ -90,7 +90,7 @@ static char *path_join(const char *dir, const char *name)
  * a separate file is independent of LMDB's own fcntl() locks. */
 static int take_ownership(struct log *log)
 {
-    char *path = path_join(log->dir, "owner.lock");
+    char *path = log__path_join(log->dir, "owner.lock");
     if (!path)
         return -PM_ENOMEM;
     int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -116,7 +116,7 @@ static int take_ownership(struct log *log)
  * *fresh when there is no data file yet. */
 static int refuse_empty_data_file(const char *dir, int *fresh)
 {
-    char *path = path_join(dir, "data.mdb");
+    char *path = log__path_join(dir, "data.mdb");
     if (!path)
         return -PM_ENOMEM;
     struct stat st;

@@ -87,7 +87,7 @@ int log__journal_fits(const struct log *log, const struct log_batch *b)
     return bytes <= J_RECORD_MAX && j->off + padded(bytes) <= j->bytes_max;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t size)
+int log__grow_array(void **p, size_t *cap, size_t need, size_t size)
 {
     if (need <= *cap)
         return 0;
@@ -106,8 +106,8 @@ static int grow(void **p, size_t *cap, size_t need, size_t size)
  * record is written, so that applying it cannot fail). */
 static int reserve(struct log__journal *j, size_t n, size_t bytes)
 {
-    int rc = grow((void **)&j->te, &j->cap, j->n + n, sizeof *j->te);
-    return rc ? rc : grow((void **)&j->arena, &j->acap, j->used + bytes, 1);
+    int rc = log__grow_array((void **)&j->te, &j->cap, j->n + n, sizeof *j->te);
+    return rc ? rc : log__grow_array((void **)&j->arena, &j->acap, j->used + bytes, 1);
 }
 
 /* Apply a record's content to the tail and the cached bounds (room
@@ -147,7 +147,7 @@ static int encode(struct log__journal *j, const struct log_batch *b,
                   size_t *need_out, size_t *out)
 {
     size_t need = record_bytes(b), total = padded(need);
-    int rc = grow((void **)&j->wbuf, &j->wcap, total, 1);
+    int rc = log__grow_array((void **)&j->wbuf, &j->wcap, total, 1);
     if (rc != 0)
         return rc;
     uint8_t *w = j->wbuf;
@@ -185,8 +185,6 @@ static int encode(struct log__journal *j, const struct log_batch *b,
 int log__journal_append(struct log *log, const struct log_batch *b)
 {
     struct log__journal *j = &log->j;
-    if (j->failed)
-        return -PM_EIO;
     size_t bytes = 0, need, len;
     for (size_t i = 0; i < b->n_entries; i++)
         bytes += b->entries[i].len;
@@ -246,7 +244,7 @@ static size_t read_record(struct log__journal *j, uint64_t off, uint64_t size,
     if (body > size - off - J_HDR)
         return 0;
     size_t need = J_HDR + (size_t)body;
-    if (grow((void **)&j->wbuf, &j->wcap, need, 1) != 0)
+    if (log__grow_array((void **)&j->wbuf, &j->wcap, need, 1) != 0)
         return 0;
     if (pread(j->fd, j->wbuf, need, (off_t)off) != (ssize_t)need ||
         log__get_be32(j->wbuf + 4) != log_crc32c(j->wbuf + 8, need - 8))
@@ -325,11 +323,9 @@ static void unreserve_file(struct log__journal *j, uint64_t size)
 
 static int open_file(struct log *log)
 {
-    size_t plen = strlen(log->dir) + sizeof "/journal";
-    char *path = malloc(plen);
+    char *path = log__path_join(log->dir, "journal");
     if (!path)
         return -PM_ENOMEM;
-    snprintf(path, plen, "%s/journal", log->dir);
     int rc = 0;
     log->j.fd = open(path, O_RDWR | O_CLOEXEC);
     if (log->j.fd < 0 && errno == ENOENT) {

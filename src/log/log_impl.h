@@ -207,6 +207,14 @@ int log__put_meta(MDB_txn *txn, struct log *log, const char *name,
 /* fsync() the directory DIR (env.c). */
 int log__fsync_dir(const char *dir);
 
+/* DIR/NAME in a malloc'd string (caller frees); NULL without memory
+ * (env.c). */
+char *log__path_join(const char *dir, const char *name);
+
+/* Make the array at *P (of *CAP elements of SIZE bytes) hold at least
+ * NEED, doubling; -PM_ENOMEM leaves it as it was (journal.c). */
+int log__grow_array(void **p, size_t *cap, size_t need, size_t size);
+
 /* --- journal.c ----------------------------------------------------------- */
 /* Open DIR/journal (creating it empty), replay the records LMDB lacks into
  * the tail and commit them to LMDB. -PM_ECORRUPT if a record in the middle
@@ -219,7 +227,7 @@ void log__journal_close(struct log *log);
  * and sets the hard state, and fits)? */
 int log__journal_fits(const struct log *log, const struct log_batch *b);
 
-/* Write B (validated, ending at index NEW_LAST) as one record, flush it,
+/* Write B (validated by log_write) as one record, flush it,
  * and apply it to the tail and the cached bounds. On error nothing in
  * memory changed; -PM_ENOSPC leaves the journal usable (the caller commits
  * to LMDB instead, which starts the journal over). */

@@ -6,7 +6,6 @@
  * handle exactly as it was. */
 #include <assert.h>
 #include <errno.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
 
@@ -351,13 +350,10 @@ static int merge_tail(struct log *log, const struct log_batch *b,
         m->truncate_from = tf; /* below the tail: into LMDB's entries */
     }
     size_t need = keep + b->n_entries;
-    if (need > j->mcap) {
-        struct pm_entry *q = realloc(j->merged, need * sizeof *q);
-        if (!q)
-            return -PM_ENOMEM;
-        j->merged = q;
-        j->mcap = need;
-    }
+    int rc = log__grow_array((void **)&j->merged, &j->mcap, need,
+                             sizeof *j->merged);
+    if (rc != 0)
+        return rc;
     for (size_t i = 0; i < keep; i++)
         j->merged[i] = log__tail_entry(log, lo + i);
     if (b->n_entries)
