@@ -230,26 +230,42 @@ void log__journal_committed(struct log *log)
 
 /* ---- recovery ------------------------------------------------------------ */
 
+/* pread() exactly N bytes (the caller checked they are in the file). */
+static int read_at(int fd, void *buf, size_t n, uint64_t off)
+{
+    ssize_t r = pread(fd, buf, n, (off_t)off);
+    if (r == (ssize_t)n)
+        return 0;
+    return r < 0 ? pm_from_errno(errno) : -PM_EIO;
+}
+
 /* Read and check the record at OFF with sequence number SEQ into j->wbuf.
- * Returns its padded length, 0 if there is no such intact record. */
-static size_t read_record(struct log__journal *j, uint64_t off, uint64_t size,
-                          uint64_t seq)
+ * Sets *LEN to its padded length, or 0 if there is no such intact record.
+ * A failed read or allocation is an error, never "no record": the replay
+ * would stop there and the next LMDB commit would skip the records after
+ * it for good. */
+static int read_record(struct log__journal *j, uint64_t off, uint64_t size,
+                       uint64_t seq, size_t *len)
 {
     uint8_t h[J_HDR];
-    if (off + J_HDR > size || pread(j->fd, h, J_HDR, (off_t)off) != J_HDR)
+    int rc;
+    *len = 0;
+    if (off + J_HDR > size)
         return 0;
+    if ((rc = read_at(j->fd, h, J_HDR, off)) != 0)
+        return rc;
     if (log__get_be32(h) != J_MAGIC || log__get_be64(h + 8) != seq)
         return 0;
     uint64_t body = log__get_be32(h + 16);
     if (body > size - off - J_HDR)
         return 0;
     size_t need = J_HDR + (size_t)body;
-    if (log__grow_array((void **)&j->wbuf, &j->wcap, need, 1) != 0)
-        return 0;
-    if (pread(j->fd, j->wbuf, need, (off_t)off) != (ssize_t)need ||
-        log__get_be32(j->wbuf + 4) != log_crc32c(j->wbuf + 8, need - 8))
-        return 0;
-    return padded(need);
+    if ((rc = log__grow_array((void **)&j->wbuf, &j->wcap, need, 1)) != 0 ||
+        (rc = read_at(j->fd, j->wbuf, need, off)) != 0)
+        return rc;
+    if (log__get_be32(j->wbuf + 4) == log_crc32c(j->wbuf + 8, need - 8))
+        *len = padded(need);
+    return 0;
 }
 
 /* Parse the record in j->wbuf and apply it. -PM_ECORRUPT if it is intact
@@ -353,7 +369,11 @@ int log__journal_open(struct log *log, uint64_t bytes_max)
     if (rc != 0)
         return rc;
     uint64_t size = (uint64_t)st.st_size, off = 0, first = j->seq;
-    for (size_t len; (len = read_record(j, off, size, j->seq)) != 0;) {
+    for (size_t len;;) {
+        if ((rc = read_record(j, off, size, j->seq, &len)) != 0)
+            goto read_failed;
+        if (len == 0)
+            break;
         if ((rc = replay_one(log)) != 0) {
             if (rc == -PM_ECORRUPT)
                 pm_say(PM_ERROR, "log", "%s: store damaged: journal record "
@@ -364,13 +384,16 @@ int log__journal_open(struct log *log, uint64_t bytes_max)
         off += len;
         j->seq++;
     }
-    for (uint64_t o = off + J_ALIGN; o < size; o += J_ALIGN) {
+    for (uint64_t o = off + J_ALIGN; o + 16 <= size; o += J_ALIGN) {
         uint8_t h[16];
-        if (pread(j->fd, h, sizeof h, (off_t)o) != (ssize_t)sizeof h)
-            break;
+        size_t len = 0;
+        if ((rc = read_at(j->fd, h, sizeof h, o)) != 0)
+            goto read_failed;
         uint64_t s = log__get_be64(h + 8);
         if (log__get_be32(h) == J_MAGIC && s >= j->seq &&
-            read_record(j, o, size, s) != 0) {
+            (rc = read_record(j, o, size, s, &len)) != 0)
+            goto read_failed;
+        if (len != 0) {
             pm_say(PM_ERROR, "log", "%s: store damaged: journal record %llu "
                    "is unreadable but record %llu after it is intact",
                    log->dir, (unsigned long long)j->seq,
@@ -401,6 +424,10 @@ int log__journal_open(struct log *log, uint64_t bytes_max)
                "yet", log->dir);
         rc = 0;
     }
+    return rc;
+read_failed:
+    pm_say(PM_ERROR, "log", "%s/journal: reading it failed: %s", log->dir,
+           pm_strerror(rc));
     return rc;
 }
 

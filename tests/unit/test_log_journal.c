@@ -16,8 +16,9 @@
  * with a message (cmocka's longjmp must not run there) and in the parent
  * fails the test. Some checks look at struct log's journal fields
  * (log_impl.h) to make sure a batch took the path the test is about.
- * fdatasync() and pwrite() are interposed (as in test_log_durability.c)
- * to fail on the journal's file descriptor when a test asks. */
+ * fdatasync(), pwrite() and pread() are interposed (as in
+ * test_log_durability.c) to fail on the journal's file descriptor when a
+ * test asks. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -587,6 +588,35 @@ ssize_t pwrite(int fd, const void *buf, size_t n, off_t off)
     return real(fd, buf, n, off);
 }
 
+/* The next pread() of a file named "journal" at this offset fails (EIO);
+ * -1: none. The file is named because the store is not open yet. */
+static off_t fail_read_journal_at = -1;
+
+static int fd_is_journal(int fd)
+{
+    char link[64], target[700];
+    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(link, target, sizeof target - 1);
+    if (n <= 0)
+        return 0;
+    target[n] = '\0';
+    return n >= 8 && strcmp(target + n - 8, "/journal") == 0;
+}
+
+ssize_t pread(int fd, void *buf, size_t n, off_t off)
+{
+    static ssize_t (*real)(int, void *, size_t, off_t);
+    if (!real)
+        real = (ssize_t (*)(int, void *, size_t, off_t))dlsym(RTLD_NEXT,
+                                                              "pread");
+    if (off == fail_read_journal_at && fd_is_journal(fd)) {
+        fail_read_journal_at = -1;
+        errno = EIO;
+        return -1;
+    }
+    return real(fd, buf, n, off);
+}
+
 /* ---- fixture ------------------------------------------------------------ */
 
 struct fx {
@@ -1100,6 +1130,29 @@ static void a_torn_last_record_is_dropped(void **state)
         check_all(f->log, &f->m);
         close_sub(f);
     }
+}
+
+/* ---- a failed read during the replay -------------------------------------- */
+
+/* A read error is not the journal's end: taken as one, the records after
+ * it would be skipped, and the LMDB commit that follows the replay would
+ * make that final. */
+static void a_failed_journal_read_at_open_keeps_every_record(void **state)
+{
+    struct fx *f = *state;
+    fresh(f, "r");
+    f->arg = 5;
+    crash_after(f, scen_batches_of_8);
+    assert_int_equal(f->m.last, 40);
+    fail_read_journal_at = 2 * PAGE; /* record 2's header */
+    struct log *log = NULL;
+    assert_int_equal(log_open(f->sub, NULL, &log), -PM_EIO);
+    assert_null(log);
+    assert_int_equal(fail_read_journal_at, -1); /* the replay read there */
+    open_sub(f, NULL);
+    check_all(f->log, &f->m);
+    assert_int_equal(log_last_index(f->log), 40);
+    close_sub(f);
 }
 
 /* ---- a damaged record before an intact one ------------------------------ */
@@ -1793,6 +1846,7 @@ int main(void)
         T(truncations_within_the_tail_read_back_as_expected),
         T(a_torn_last_record_is_dropped),
         T(a_damaged_record_before_an_intact_one_is_refused),
+        T(a_failed_journal_read_at_open_keeps_every_record),
         T(a_failed_journal_write_leaves_nothing_behind),
         T(a_full_journal_or_a_big_batch_goes_to_lmdb_with_the_tail),
         T(a_failed_journal_flush_refuses_writes_until_reopened),
