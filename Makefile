@@ -74,6 +74,38 @@ $(BUILD)/tests/test_%: tests/unit/test_%.c $$(call mod_libs,$$(call stem_mod,$$*
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -Itests $(CFLAGS) -o $@ $< $(call mod_libs,$(call stem_mod,$*)) $(LDFLAGS) $(LDLIBS) -lcmocka
 
+# $(call fuzz_target,NAME) for tests/fuzz/fuzz_NAME.c, given FUZZ_SRCS_NAME,
+# FUZZ_LIBS_NAME, REPLAY_MOD_NAME (the module whose libraries a replay
+# links) and FUZZ_MAXLEN_NAME: $(BUILD)/fuzz/fuzz_NAME, libFuzzer built
+# with clang from source so every parser is instrumented (no -Werror: it
+# compiles other areas' sources, and clang warns about things gcc does
+# not); $(BUILD)/fuzz/replay_NAME, the normal compiler with
+# tests/fuzz/fuzz_net_replay.c's main, which replays a committed corpus in
+# `make check` (and under the sanitizers in `make asan`); and the phony
+# fuzz-NAME (underscores as dashes) that runs the fuzzer. The caller adds
+# fuzz-NAME to FUZZERS and runs the replay from a check of its own.
+FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+              -fno-omit-frame-pointer -g -O1
+define fuzz_target
+$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard src/*/*.h)
+	@mkdir -p $$(@D)
+	clang -D_GNU_SOURCE -Isrc -std=c11 $(FUZZ_FLAGS) \
+	    -o $$@ $$< $$(FUZZ_SRCS_$(1)) $$(FUZZ_LIBS_$(1))
+
+$(BUILD)/fuzz/replay_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_net_replay.c \
+                           $$(call mod_libs,$$(REPLAY_MOD_$(1)))
+	@mkdir -p $$(@D)
+	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -o $$@ $$< tests/fuzz/fuzz_net_replay.c \
+	    $$(call mod_libs,$$(REPLAY_MOD_$(1))) $$(LDFLAGS) $$(LDLIBS)
+
+fuzz-$(subst _,-,$(1)): $(BUILD)/fuzz/fuzz_$(1)
+	@mkdir -p $(BUILD)/fuzz/$(1)-corpus
+	$(BUILD)/fuzz/fuzz_$(1) -max_total_time=$$(FUZZ_SECONDS) \
+	    -max_len=$$(FUZZ_MAXLEN_$(1)) -rss_limit_mb=2048 -timeout=10 \
+	    -artifact_prefix=$(BUILD)/fuzz/$(1)- \
+	    $(BUILD)/fuzz/$(1)-corpus tests/fuzz/corpus/$(1)
+endef
+
 -include mk/*.mk
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

@@ -59,13 +59,7 @@ chaos:
 	    tail -n 5 $(BUILD)/chaos-negative.log; exit 1; fi
 
 # --- fuzz targets: JSON values (fsm) and identity.json (node home) ---------
-# libFuzzer builds with clang from source so every parser is instrumented
-# (no -Werror: they compile other areas' sources, and clang warns about
-# things gcc does not; fsm.mk does the same). Replay builds (the normal
-# compiler and tests/fuzz/fuzz_net_replay.c's main) run the committed
-# corpora in `make check`, and under the sanitizers in `make asan`.
-CHAOS_FUZZ_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                    -fno-omit-frame-pointer -g -O1
+# Built by the Makefile's fuzz_target (libFuzzer build, replay build, run).
 CHAOS_FUZZ_TARGETS := json_value identity
 FUZZ_SRCS_json_value := $(wildcard src/fsm/*.c src/base/*.c)
 FUZZ_LIBS_json_value := -lmsgpackc -lcjson -lsodium -lm
@@ -80,26 +74,7 @@ FUZZERS += $(addprefix fuzz-,$(subst _,-,$(CHAOS_FUZZ_TARGETS)))
 CHECKS  += check-chaos-fuzz-corpus
 .PHONY: check-chaos-fuzz-corpus $(addprefix fuzz-,$(subst _,-,$(CHAOS_FUZZ_TARGETS)))
 
-define chaos_fuzz
-$(BUILD)/fuzz/fuzz_$(1): tests/fuzz/fuzz_$(1).c $$(FUZZ_SRCS_$(1)) $$(wildcard src/fsm/*.h src/node/*.h src/base/*.h)
-	@mkdir -p $$(@D)
-	clang -D_GNU_SOURCE -Isrc -std=c11 $(CHAOS_FUZZ_FLAGS) \
-	    -o $$@ $$< $$(FUZZ_SRCS_$(1)) $$(FUZZ_LIBS_$(1))
-
-$(BUILD)/fuzz/replay_$(1): tests/fuzz/fuzz_$(1).c tests/fuzz/fuzz_net_replay.c \
-                           $$(call mod_libs,$$(REPLAY_MOD_$(1)))
-	@mkdir -p $$(@D)
-	$$(CC) $$(CPPFLAGS) $$(CFLAGS) -o $$@ $$< tests/fuzz/fuzz_net_replay.c \
-	    $$(call mod_libs,$$(REPLAY_MOD_$(1))) $$(LDFLAGS) $$(LDLIBS)
-
-fuzz-$(subst _,-,$(1)): $(BUILD)/fuzz/fuzz_$(1)
-	@mkdir -p $(BUILD)/fuzz/$(1)-corpus
-	$(BUILD)/fuzz/fuzz_$(1) -max_total_time=$$(FUZZ_SECONDS) \
-	    -max_len=$$(FUZZ_MAXLEN_$(1)) -rss_limit_mb=2048 -timeout=10 \
-	    -artifact_prefix=$(BUILD)/fuzz/$(1)- \
-	    $(BUILD)/fuzz/$(1)-corpus tests/fuzz/corpus/$(1)
-endef
-$(foreach t,$(CHAOS_FUZZ_TARGETS),$(eval $(call chaos_fuzz,$(t))))
+$(foreach t,$(CHAOS_FUZZ_TARGETS),$(eval $(call fuzz_target,$(t))))
 
 # The FSM command decoder's corpus (mk/fsm.mk fuzzes it but has no replay
 # in `make check`) is replayed here too.

@@ -25,31 +25,16 @@ bench-log: $(LOG_BENCH)
 	@$(LOG_BENCH)
 
 # --- fuzz target: the journal (src/log/journal.c) -----------------------------
-# Built like mk/chaos.mk's targets: libFuzzer with clang for `make
-# fuzz-log-journal`, and a replay build of the committed corpus for `make
-# check` (under the sanitizers in `make asan`).
-FUZZ_LOG_FLAGS := -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-                  -fno-omit-frame-pointer -g -O1
+# The Makefile's fuzz_target builds it: `make fuzz-log-journal` runs it, and
+# `make check` replays the committed corpus.
+FUZZ_SRCS_log_journal   := $(wildcard src/log/*.c src/base/*.c)
+FUZZ_LIBS_log_journal   := -llmdb -lisal -lsodium
+REPLAY_MOD_log_journal  := log
+FUZZ_MAXLEN_log_journal := 20000
 FUZZERS += fuzz-log-journal
 CHECKS  += check-log-journal-corpus
 .PHONY: fuzz-log-journal check-log-journal-corpus
-
-$(BUILD)/fuzz/fuzz_log_journal: tests/fuzz/fuzz_log_journal.c $(wildcard src/log/*.c src/log/*.h src/base/*.c)
-	@mkdir -p $(@D)
-	clang -D_GNU_SOURCE -Isrc -std=c11 $(FUZZ_LOG_FLAGS) -o $@ $< \
-	    $(wildcard src/log/*.c) $(wildcard src/base/*.c) -llmdb -lisal -lsodium
-
-$(BUILD)/fuzz/replay_log_journal: tests/fuzz/fuzz_log_journal.c tests/fuzz/fuzz_net_replay.c $(LOG_LIBS)
-	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< tests/fuzz/fuzz_net_replay.c \
-	    $(LOG_LIBS) $(LDFLAGS) $(LDLIBS)
-
-fuzz-log-journal: $(BUILD)/fuzz/fuzz_log_journal
-	@mkdir -p $(BUILD)/fuzz/log_journal-corpus
-	$(BUILD)/fuzz/fuzz_log_journal -max_total_time=$(FUZZ_SECONDS) \
-	    -max_len=20000 -rss_limit_mb=2048 -timeout=10 \
-	    -artifact_prefix=$(BUILD)/fuzz/log_journal- \
-	    $(BUILD)/fuzz/log_journal-corpus tests/fuzz/corpus/log_journal
+$(eval $(call fuzz_target,log_journal))
 
 check-log-journal-corpus: $(BUILD)/fuzz/replay_log_journal
 	@$(RUN) log/replay-journal 60 $(BUILD)/fuzz/replay_log_journal tests/fuzz/corpus/log_journal
