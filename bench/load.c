@@ -15,7 +15,9 @@
  * --key-space-size --val-size`. Each client has its own client id and
  * sequence numbers, so the FSM's duplicate detection sees fresh requests.
  *
- * CPU: for every --pid given, utime+stime from /proc/PID/stat is read just
+ * CPU: for every --pid given, the CPU time of the process and of its
+ * children (the node's forked workers: running ones from their
+ * /proc/PID/stat, reaped ones from the node's cutime+cstime) is read just
  * before the first measured request and just after the last reply; the sum
  * over the pids, divided by the sets, is cpu_ms_per_k (CPU milliseconds per
  * 1,000 sets for the whole mesh).
@@ -30,6 +32,7 @@
  *                   [-w WARMUP] [-v VALUE_BYTES] [-k KEY_SPACE]
  *                   [-l LABEL] [-p PID]... [-T TIMEOUT_S]
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -105,11 +108,13 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* utime+stime of PID in clock ticks; 0 if it is gone. */
-static uint64_t pid_ticks(pid_t pid)
+/* CPU ticks charged to one /proc/PID/stat: utime+stime (fields 14, 15),
+ * cutime+cstime (16, 17: its children that it has waited for) and the
+ * parent's pid (4). Returns 0 if the process is gone. */
+static int stat_ticks(const char *path, uint64_t *own, uint64_t *reaped,
+                      long *ppid)
 {
-    char path[64], buf[2048];
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+    char buf[2048];
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return 0;
@@ -120,23 +125,50 @@ static uint64_t pid_ticks(pid_t pid)
     buf[n] = '\0';
     /* The command name (field 2) may hold spaces: skip past its ')'. */
     char *p = strrchr(buf, ')');
-    if (p == NULL)
+    if (p == NULL || p[1] == '\0')
         return 0;
     p += 2; /* field 3, the state */
-    unsigned long long ut = 0, st = 0;
-    /* fields 3..15: state ppid pgrp session tty tpgid flags minflt cminflt
-     * majflt cmajflt utime stime */
-    if (sscanf(p, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-               &ut, &st) != 2)
+    unsigned long long ut = 0, st = 0, cut = 0, cst = 0;
+    /* fields 3..17: state ppid pgrp session tty tpgid flags minflt cminflt
+     * majflt cmajflt utime stime cutime cstime */
+    if (sscanf(p, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu"
+               " %llu %llu", ppid, &ut, &st, &cut, &cst) != 5)
         return 0;
-    return ut + st;
+    *own = ut + st;
+    *reaped = cut + cst;
+    return 1;
 }
 
+/* The CPU ticks the mesh has used so far: each node's own, its reaped
+ * children's, and those of its children still running. A node forks
+ * workers (compaction, the settings.json writer) whose CPU is the mesh's
+ * too; a worker counted while running at the start is counted again as
+ * reaped at the end, so the difference of two readings stays exact. */
 static uint64_t mesh_ticks(const struct load *l)
 {
-    uint64_t t = 0;
-    for (int i = 0; i < l->n_pids; i++)
-        t += pid_ticks(l->pids[i]);
+    uint64_t t = 0, own, reaped;
+    long ppid;
+    char path[64];
+    for (int i = 0; i < l->n_pids; i++) {
+        snprintf(path, sizeof path, "/proc/%ld/stat", (long)l->pids[i]);
+        if (stat_ticks(path, &own, &reaped, &ppid))
+            t += own + reaped;
+    }
+    DIR *d = opendir("/proc");
+    if (d == NULL)
+        return t;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '1' || e->d_name[0] > '9')
+            continue;
+        snprintf(path, sizeof path, "/proc/%.20s/stat", e->d_name);
+        if (!stat_ticks(path, &own, &reaped, &ppid))
+            continue;
+        for (int i = 0; i < l->n_pids; i++)
+            if (ppid == (long)l->pids[i])
+                t += own + reaped;
+    }
+    closedir(d);
     return t;
 }
 
