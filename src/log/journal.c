@@ -75,7 +75,7 @@ static size_t record_bytes(const struct log_batch *b)
     return n;
 }
 
-int log__journal_fits(const struct log *log, const struct log_batch *b)
+size_t log__journal_fits(const struct log *log, const struct log_batch *b)
 {
     const struct log__journal *j = &log->j;
     if (j->fd < 0 || b->state_clear || b->n_state || b->applied ||
@@ -84,7 +84,8 @@ int log__journal_fits(const struct log *log, const struct log_batch *b)
     if (!b->truncate_from && !b->n_entries && !b->hard_state)
         return 0; /* nothing to write: LMDB's path commits a pending tail */
     size_t bytes = record_bytes(b);
-    return bytes <= J_RECORD_MAX && j->off + padded(bytes) <= j->bytes_max;
+    return bytes <= J_RECORD_MAX && j->off + padded(bytes) <= j->bytes_max
+               ? bytes : 0;
 }
 
 int log__grow_array(void **p, size_t *cap, size_t need, size_t size)
@@ -142,11 +143,12 @@ static void tail_apply(struct log *log, uint64_t truncate_from,
     }
 }
 
-/* Encode B into j->wbuf: *NEED bytes of record, *OUT with the padding. */
+/* Encode B, a record of NEED bytes, into j->wbuf; *OUT: with the
+ * padding. */
 static int encode(struct log__journal *j, const struct log_batch *b,
-                  size_t *need_out, size_t *out)
+                  size_t need, size_t *out)
 {
-    size_t need = record_bytes(b), total = padded(need);
+    size_t total = padded(need);
     int rc = log__grow_array((void **)&j->wbuf, &j->wcap, total, 1);
     if (rc != 0)
         return rc;
@@ -177,20 +179,19 @@ static int encode(struct log__journal *j, const struct log_batch *b,
     }
     memset(p, 0, total - need);
     log__put_be32(w + 4, log_crc32c(w + 8, need - 8));
-    *need_out = need;
     *out = total;
     return 0;
 }
 
-int log__journal_append(struct log *log, const struct log_batch *b)
+int log__journal_append(struct log *log, const struct log_batch *b,
+                        size_t need)
 {
     struct log__journal *j = &log->j;
-    size_t bytes = 0, need, len;
-    for (size_t i = 0; i < b->n_entries; i++)
-        bytes += b->entries[i].len;
-    int rc = reserve(j, b->n_entries, bytes);
+    size_t len;
+    /* The payloads: the record less its header and entry headers. */
+    int rc = reserve(j, b->n_entries, need - J_HDR - b->n_entries * J_ENT);
     if (rc == 0)
-        rc = encode(j, b, &need, &len);
+        rc = encode(j, b, need, &len);
     if (rc != 0)
         return rc;
     ssize_t w = pwrite(j->fd, j->wbuf, len, (off_t)j->off);

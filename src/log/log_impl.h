@@ -223,15 +223,17 @@ int log__grow_array(void **p, size_t *cap, size_t need, size_t size);
 int log__journal_open(struct log *log, uint64_t bytes_max);
 void log__journal_close(struct log *log);
 
-/* Can batch B go to the journal as one record (it only truncates, appends
- * and sets the hard state, and fits)? */
-int log__journal_fits(const struct log *log, const struct log_batch *b);
+/* If batch B can go to the journal as one record (it only truncates,
+ * appends and sets the hard state, and fits): the record's size in bytes,
+ * without padding; else 0. */
+size_t log__journal_fits(const struct log *log, const struct log_batch *b);
 
-/* Write B (validated by log_write) as one record, flush it,
- * and apply it to the tail and the cached bounds. On error nothing in
- * memory changed; -PM_ENOSPC leaves the journal usable (the caller commits
- * to LMDB instead, which starts the journal over). */
-int log__journal_append(struct log *log, const struct log_batch *b);
+/* Write B (validated by log_write; NEED from log__journal_fits) as one
+ * record, flush it, and apply it to the tail and the cached bounds. On
+ * error nothing in memory changed; -PM_ENOSPC leaves the journal usable
+ * (the caller commits to LMDB instead, which starts the journal over). */
+int log__journal_append(struct log *log, const struct log_batch *b,
+                        size_t need);
 
 /* After an LMDB commit that took in the whole tail: start over. */
 void log__journal_committed(struct log *log);

@@ -419,11 +419,12 @@ int log_write(struct log *log, const struct log_batch *b)
     int inject = 0;
     if (log->fail_countdown > 0 && --log->fail_countdown == 0)
         inject = log->fail_err < 0 ? log->fail_err : -PM_EIO;
-    if (log__journal_fits(log, b)) {
+    size_t record = log__journal_fits(log, b);
+    if (record) {
         /* Fault injection: fail as the record's write would, before it. */
         if (inject)
             return inject;
-        rc = log__journal_append(log, b);
+        rc = log__journal_append(log, b, record);
         /* No memory for the tail (nothing was written then), or a full
          * disk: LMDB's commit needs neither and starts the journal over. */
         if (rc != -PM_ENOSPC && rc != -PM_ENOMEM)
