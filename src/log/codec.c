@@ -90,6 +90,23 @@ int log__meta_decode(const char *name, const void *val, size_t val_len,
     return 0;
 }
 
+const char *log__meta_known(const void *key, size_t key_len, size_t *size)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+    } kinds[] = {{"format", 4}, {"hard", 24}, {"base", 16}, {"applied", 8},
+                 {"snap", 0}, {"journal", 8}};
+    for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
+        if (key_len == strlen(kinds[i].name) &&
+            memcmp(key, kinds[i].name, key_len) == 0) {
+            *size = kinds[i].size;
+            return kinds[i].name;
+        }
+    }
+    return NULL;
+}
+
 /* The key is covered too: a value that ends up under another key (a damaged
  * page's pointers) must fail as surely as a flipped value byte. */
 static uint32_t state_crc(const void *key, size_t key_len, const uint8_t *val,

@@ -214,10 +214,6 @@ static int setup_rc(MDB_txn *txn, int rc, int *map_full)
     return log__err(rc);
 }
 
-/* Names of the meta records a store may hold (log_impl.h). */
-static const char *const meta_names[] = {"format", "hard", "base", "applied",
-                                         "snap", "journal"};
-
 /* Every meta record must be one the store writes and pass its checksum,
  * and the table's count must match what a scan reaches: a torn page that
  * lost the hard state (term, vote) must not read as "no hard state yet". */
@@ -234,18 +230,12 @@ static int check_meta_table(MDB_txn *txn, struct log *log)
     size_t seen = 0;
     int mrc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
     for (; mrc == 0 && seen < st.ms_entries; seen++) {
-        char name[16] = "";
-        int known = 0;
-        if (k.mv_size < sizeof name) {
-            memcpy(name, k.mv_data, k.mv_size);
-            for (size_t i = 0; i < sizeof meta_names / sizeof *meta_names; i++)
-                known |= strlen(meta_names[i]) == k.mv_size &&
-                         strcmp(meta_names[i], name) == 0;
-        }
+        size_t size;
+        const char *name = log__meta_known(k.mv_data, k.mv_size, &size);
         const uint8_t *body;
         size_t len;
-        if (!known || log__meta_decode(name, v.mv_data, v.mv_size, &body,
-                                       &len) != 0) {
+        if (!name || log__meta_decode(name, v.mv_data, v.mv_size, &body,
+                                      &len) != 0) {
             mdb_cursor_close(cur);
             pm_say(PM_ERROR, "log", "%s: store damaged: meta record %zu "
                    "(%zu-byte name) is unknown or fails its checksum",
@@ -305,7 +295,7 @@ static int open_existing(MDB_txn *txn, struct log *log, size_t n_tables)
     if (len != 4)
         return bad_meta("format");
     uint32_t format = log__get_be32(body);
-    if (format < LOG__FORMAT_OLDEST || format > LOG__FORMAT) {
+    if (!log__format_readable(format)) {
         pm_say(PM_ERROR, "log", "%s: store format %u, this build reads "
                "formats %u-%u (no conversion: set this node up again)",
                log->dir, format, LOG__FORMAT_OLDEST, LOG__FORMAT);

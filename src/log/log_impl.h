@@ -183,6 +183,18 @@ void log__meta_seal(const char *name, uint8_t *rec, size_t body_len);
 int log__meta_decode(const char *name, const void *val, size_t val_len,
                      const uint8_t **body, size_t *body_len);
 
+/* The meta records a store may hold (the list at the top of this file):
+ * the name of the one whose key is KEY (KEY_LEN bytes) and its body size
+ * (*SIZE 0: "snap", whose config_len gives its size), or NULL for a key no
+ * store writes. Both the open's check (env.c) and verify.c use it. */
+const char *log__meta_known(const void *key, size_t key_len, size_t *size);
+
+/* Whether a store of FORMAT can be opened (it may need an upgrade). */
+static inline int log__format_readable(uint32_t format)
+{
+    return format >= LOG__FORMAT_OLDEST && format <= LOG__FORMAT;
+}
+
 /* State records: REC holds LOG__STATE_CRC_BYTES then VAL_LEN value bytes,
  * already in place; seal writes the CRC (over KEY and the value) in front.
  * Decode checks it and returns the value view (pointing into REC);

@@ -572,21 +572,16 @@ static int check_structure(struct chk *c, const char *path)
 static int known_meta(const MDB_val *k, const uint8_t **body, size_t *len,
                       const MDB_val *v, char *name)
 {
-    static const char *const names[] = {"format", "hard", "base", "applied",
-                                        "snap", "journal"};
-    static const size_t sizes[] = {4, 24, 16, 8, 0, 8};
-    for (int i = 0; i < 6; i++) {
-        if (k->mv_size != strlen(names[i]) ||
-            memcmp(k->mv_data, names[i], k->mv_size) != 0)
-            continue;
-        strcpy(name, names[i]);
-        if (log__meta_decode(names[i], v->mv_data, v->mv_size, body, len) != 0)
-            return 0;
-        if (sizes[i])
-            return *len == sizes[i];
-        return *len >= 20 && *len - 20 == log__get_be32(*body + 16);
-    }
-    return 0;
+    size_t size;
+    const char *known = log__meta_known(k->mv_data, k->mv_size, &size);
+    if (!known)
+        return 0;
+    strcpy(name, known);
+    if (log__meta_decode(known, v->mv_data, v->mv_size, body, len) != 0)
+        return 0;
+    if (size)
+        return *len == size;
+    return *len >= 20 && *len - 20 == log__get_be32(*body + 16);
 }
 
 /* Walk table DBI with a cursor; FN checks one record (0 or a pm_err). Each
@@ -708,8 +703,7 @@ static int check_data(struct chk *c, const char *dir)
     size_t len;
     if (mdb_get(txn, dbi[1], &fk, &fv) != 0 ||
         log__meta_decode("format", fv.mv_data, fv.mv_size, &body, &len) != 0 ||
-        len != 4 || log__get_be32(body) < LOG__FORMAT_OLDEST ||
-        log__get_be32(body) > LOG__FORMAT)
+        len != 4 || !log__format_readable(log__get_be32(body)))
         goto out; /* env.c reports a missing, damaged or other format */
     uint64_t base = 0;
     struct log_walk w = {0};
