@@ -3,9 +3,9 @@
  * For batches of 1, 10, 100 and 1000 entries of 256 bytes, commit batches
  * through log_write() (batches up to 32 KiB become journal records, one
  * fdatasync each, and reach LMDB when the 1 MiB journal is full; the
- * 1000-entry batches are LMDB commits: src/log/journal.c) and, interleaved transaction by transaction
- * (alternating which goes first, so disk drift favours neither), the same
- * puts on bare LMDB
+ * 1000-entry batches are LMDB commits: src/log/journal.c) and,
+ * interleaved transaction by transaction (alternating which goes first,
+ * so disk drift favours neither), the same puts on bare LMDB
  * (8-byte big-endian keys, MDB_APPEND, default durability, one write txn
  * per batch). Both stores live side by side in one temporary directory on
  * the disk under test ($TMPDIR, /tmp, or -d DIR) with maps big enough that

@@ -12,9 +12,9 @@
 #         p99_ms=... p999_ms=... cpu_ms_per_k=... errors=0
 #
 # cpu_ms_per_k is the CPU time (user+system, /proc/PID/stat) of all the
-# mesh's pmesh processes and their forked workers per 1,000 sets. The totals follow etcd-bench.sh
-# (3000 sets with one client, 20000 otherwise); FULL=1 multiplies them by 5;
-# TOTAL overrides both.
+# mesh's pmesh processes and their forked workers per 1,000 sets. The
+# totals follow etcd-bench.sh (3000 sets with one client, 20000
+# otherwise); FULL=1 multiplies them by 5; TOTAL overrides both.
 #
 # Env: PMESH, LOAD (binaries), NODES, CLIENTS, TOTAL, FULL, KEEP=1 (keep the
 # temporary directory), PROFILE (a command prefix run in the background with

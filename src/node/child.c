@@ -40,7 +40,6 @@ void node_child_setup(pid_t parent, const char *name)
                   (2 << 13) | 7);
 }
 
-
 void node_child_kill(pid_t pid)
 {
     kill(pid, SIGKILL);
