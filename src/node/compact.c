@@ -63,6 +63,18 @@
  * key with a typical value, so a state of K keys is snapshotted about
  * every K entries (never more often than compact_every). */
 #define COMPACT_BYTES_PER_ENTRY 256
+/* Spacing: the next compaction starts no sooner than this many times what
+ * the last one took (the child's save, the loop's commit and rename) after
+ * it, as files.c spaces settings.json rewrites, so that saving the state
+ * takes about 1% of the time. Under a steady write load the entries then
+ * gather between compactions instead of each threshold's worth paying a
+ * whole snapshot: with a 20,000-key state at 256 clients, three nodes each
+ * wrote 2-5 MB snapshots every ~8,000-18,000 entries, all at the same
+ * indexes, and every request in flight waited ~17 ms for the disk (the
+ * p99). The in-memory log stays bounded: the core's want_compact
+ * (raft options.log_bytes_compact) starts a compaction whatever the
+ * spacing. */
+#define COMPACT_COST_FACTOR 100
 
 /* Fault injection for the crash tests (tests/integration/node/
  * t_compact_crash.sh), from $PMESH_TEST_COMPACT_FAULT; unset in use:
@@ -182,7 +194,8 @@ void node_compact_maybe_start(struct node *n)
         node_now() < n->compact.retry_ms)
         return;
     if (!n->want_compact &&
-        applied - n->snapshot_index < node_compact_threshold(n))
+        (applied - n->snapshot_index < node_compact_threshold(n) ||
+         node_now() < n->compact.next_ms))
         return;
     /* A is a persisted entry of the log (compaction needs its term there):
      * applied entries are, except right after a snapshot install, whose
@@ -259,12 +272,15 @@ void node_compact_done(struct node *n, uint64_t a, uint64_t write_ms)
     if (rc != 0) /* the audit reads AUDIT_NEXT; the next start renames */
         pm_say(PM_WARN, "node", "renaming %s: %s", AUDIT_NEXT,
                pm_strerror(rc));
+    uint64_t now = node_now(), rename_ms = now - t0;
     /* What the loop paid (fork, rename) beside what the child did. */
     pm_say(PM_INFO, "node", "snapshot and compaction at %" PRIu64 " (state "
            "%" PRIu64 " bytes saved in %" PRIu64 " ms; loop: fork %" PRIu64
            " ms, store write with the compaction %" PRIu64 " ms, rename %"
            PRIu64 " ms)", a, n->compact.snap_bytes, n->compact.saved_ms,
-           n->compact.fork_ms, write_ms, node_now() - t0);
+           n->compact.fork_ms, write_ms, rename_ms);
+    n->compact.next_ms = now + COMPACT_COST_FACTOR *
+                                   (n->compact.saved_ms + write_ms + rename_ms);
     struct raft_event ev = {.type = RAFT_EV_COMPACTED, .now_ms = node_now()};
     ev.at.index = a;
     node_step(n, &ev, NULL);

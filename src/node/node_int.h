@@ -211,6 +211,7 @@ struct node {
         uint64_t fork_ms, saved_ms;  /* how long fork() and the child took */
         uint64_t retry_ms, backoff_ms; /* after a failed child */
         uint64_t snap_bytes;         /* size of the last saved state */
+        uint64_t next_ms;            /* not sooner, by the last one's cost */
     } compact;
     int leaving;         /* `leave` accepted: stop once removed */
     int was_member;      /* our member record was applied here once */
@@ -308,10 +309,11 @@ void node_files_abort(struct node *n);
  * (the audit then reports the log compacted when it cannot start).
  *
  * node_compact_maybe_start: from the before-block hook, after the write.
- *   When due (entries since the base >= node_compact_threshold(), or the
- *   core asked), fork a child that saves the state at the current applied
- *   index A to audit.snap.next; one child at a time; failures retried with
- *   a backoff.
+ *   When due (entries since the base >= node_compact_threshold() and the
+ *   spacing by the last compaction's cost is over, or the core asked),
+ *   fork a child that saves the state at the current applied index A to
+ *   audit.snap.next; one child at a time; failures retried with a
+ *   backoff.
  * node_compact_fill: write_pending(): once the child succeeded, put the
  *   snapshot metadata of A and the compaction to A into batch B (META and
  *   CFG are the caller's storage); returns 1 if it did.
