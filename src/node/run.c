@@ -560,7 +560,14 @@ static void before_block(void *ctx)
          round++) {
         if (!raft_work(n) && !(state_due && state_work(n)) && !n->disk_full)
             break;
-        /* FSM changes ride along when due (write_pending). */
+        /* FSM changes ride along when due (write_pending). Such a write,
+         * or a compaction's, is an LMDB commit (milliseconds with
+         * thousands of keys); the entries go first on their own, as a
+         * journal record, so that their acks and the core's PERSISTED do
+         * not wait for it. */
+        if ((state_due || n->compact.ready) && raft_work(n) &&
+            !n->disk_full && write_pending(n, 0, 0) != 0)
+            break;
         if (write_pending(n, 1, state_due) != 0)
             break;
         state_due = 0;
