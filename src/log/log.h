@@ -178,6 +178,12 @@ void log_close(struct log *log); /* NULL is fine */
  * returns takes them in (as does the next log_open). */
 int log_write(struct log *log, const struct log_batch *batch);
 
+/* Whether log_write(BATCH) would write it as one journal record (one page
+ * write and one fdatasync) rather than as an LMDB commit: it only
+ * truncates, appends and sets the hard state, and it fits in one record
+ * and in what is left of the journal. Never fails; reads nothing. */
+int log_write_journals(const struct log *log, const struct log_batch *batch);
+
 /* Range bounds (see the file comment). Never fail. */
 uint64_t log_first_index(const struct log *log);
 uint64_t log_last_index(const struct log *log);

@@ -406,6 +406,12 @@ static int commit_lmdb(struct log *log, const struct log_batch *b, int inject)
     return 0;
 }
 
+int log_write_journals(const struct log *log, const struct log_batch *b)
+{
+    return log && b && !log->broken && !log->j.failed &&
+           log__journal_fits(log, b) != 0;
+}
+
 int log_write(struct log *log, const struct log_batch *b)
 {
     if (!log || !b)

@@ -281,7 +281,7 @@ void node_compact_done(struct node *n, uint64_t a, uint64_t write_ms)
            n->compact.fork_ms, write_ms, rename_ms);
     n->compact.next_ms = now + COMPACT_COST_FACTOR *
                                    (n->compact.saved_ms + write_ms + rename_ms);
-    struct raft_event ev = {.type = RAFT_EV_COMPACTED, .now_ms = node_now()};
+    struct raft_event ev = {.type = RAFT_EV_COMPACTED, .now_ms = now};
     ev.at.index = a;
     node_step(n, &ev, NULL);
 }

@@ -419,6 +419,21 @@ static int pending_work(const struct node *n)
     return raft_work(n) || state_work(n);
 }
 
+/* B: what the Raft core gave us to persist (pend's truncation and
+ * entries, and the term and vote when they changed), nothing else. */
+static void pend_batch(struct node *n, struct log_batch *b)
+{
+    memset(b, 0, sizeof *b);
+    b->truncate_from = n->pend.truncate_from;
+    for (size_t i = 0; i < n->pend.n; i++)
+        n->pend.entries[i].data = n->pend.entries[i].len
+                                      ? n->pend.arena + n->pend.offs[i]
+                                      : NULL;
+    b->entries = n->pend.entries;
+    b->n_entries = n->pend.n;
+    b->hard_state = hs_must(n) ? &n->pend.hs : NULL;
+}
+
 /* Write everything gathered in ONE transaction, then send what waited for
  * it and tell the core. COMPACT: also move the log's base to the index
  * whose state a compaction child has saved, if one has (compact.c).
@@ -434,14 +449,7 @@ static int write_pending(struct node *n, int compact, int with_state)
     struct fsm_changes ch;
     fsm_changes(n->fsm, &ch);
     struct log_batch b;
-    memset(&b, 0, sizeof b);
-    b.truncate_from = n->pend.truncate_from;
-    for (size_t i = 0; i < n->pend.n; i++)
-        n->pend.entries[i].data = n->pend.entries[i].len
-                                      ? n->pend.arena + n->pend.offs[i]
-                                      : NULL;
-    b.entries = n->pend.entries;
-    b.n_entries = n->pend.n;
+    pend_batch(n, &b);
     uint8_t cfg[1024];
     struct log_snapshot_meta meta;
     int compacting = compact && node_compact_fill(n, &b, &meta, cfg,
@@ -547,6 +555,14 @@ static int write_pending(struct node *n, int compact, int with_state)
     return 0;
 }
 
+/* Whether pend's entries alone would be one journal record. */
+static int entries_journal(struct node *n)
+{
+    struct log_batch b;
+    pend_batch(n, &b);
+    return log_write_journals(n->log, &b);
+}
+
 static void before_block(void *ctx)
 {
     struct node *n = ctx;
@@ -562,11 +578,12 @@ static void before_block(void *ctx)
             break;
         /* FSM changes ride along when due (write_pending). Such a write,
          * or a compaction's, is an LMDB commit (milliseconds with
-         * thousands of keys); the entries go first on their own, as a
-         * journal record, so that their acks and the core's PERSISTED do
-         * not wait for it. */
-        if ((state_due || n->compact.ready) && raft_work(n) &&
-            !n->disk_full && write_pending(n, 0, 0) != 0)
+         * thousands of keys); when the entries alone would be a journal
+         * record, they go first on their own, so that their acks and the
+         * core's PERSISTED do not wait for it. (Entries LMDB must take
+         * anyway ride along: two commits would cost more.) */
+        if ((state_due || n->compact.ready) && !n->disk_full &&
+            entries_journal(n) && write_pending(n, 0, 0) != 0)
             break;
         if (write_pending(n, 1, state_due) != 0)
             break;

@@ -280,6 +280,9 @@ static void m_apply(struct model *m, const struct spec *s)
     }
 }
 
+/* log_write_journals() of the batch the last sp_write gave a store. */
+static int sp_journals = -1;
+
 /* Write S through LOG (NULL: model only) expecting EXPECT; on success
  * (expected and got) apply it to M. Returns the code log_write gave. */
 static int sp_write(struct log *log, struct model *m, const struct spec *s,
@@ -321,6 +324,7 @@ static int sp_write(struct log *log, struct model *m, const struct spec *s,
                           .compact_term = s->ct};
     int rc = expect;
     if (log) {
+        sp_journals = log_write_journals(log, &b);
         rc = log_write(log, &b);
         CHKEQ(rc, expect);
     }
@@ -1304,6 +1308,7 @@ static void scen_full_and_big(struct fx *f, struct log *log)
         sp_hs(&s, 1, 1, m->last);
         sp_write(log, m, &s, 0);
         if (log) {
+            CHKEQ(sp_journals, b < 4);
             CHKEQ(log->j.off, b < 4 ? (uint64_t)(b + 1) * PAGE : 0);
             CHKEQ(log->lmdb_last, b < 4 ? 0 : m->last);
             check_meta(log, m);
@@ -1321,6 +1326,7 @@ static void scen_full_and_big(struct fx *f, struct log *log)
     CHK(sp_record_bytes(&s) > (32u << 10));
     sp_write(log, m, &s, 0);
     if (log) {
+        CHKEQ(sp_journals, 0);
         CHKEQ(log->j.off, 0);
         CHKEQ(log->lmdb_last, m->last);
         check_all(log, m);
@@ -1337,6 +1343,7 @@ static void scen_full_and_big(struct fx *f, struct log *log)
         s.d[i].len = 3000;
     sp_write(log, m, &s, 0);
     if (log) {
+        CHKEQ(sp_journals, 0);
         CHKEQ(log->j.off, 0);
         CHKEQ(log->lmdb_last, m->last);
     }
@@ -1344,7 +1351,19 @@ static void scen_full_and_big(struct fx *f, struct log *log)
     sp_tl(&s, m, 3);
     sp_write(log, m, &s, 0);
     if (log) {
+        CHKEQ(sp_journals, 1);
         CHKEQ(log->j.off, PAGE);
+        check_all(log, m);
+    }
+    /* Entries with FSM state: LMDB, however small. */
+    s = (struct spec){.n_state = 1, .key = {0}, .val_len = {3},
+                      .val = {"abc"}};
+    sp_tl(&s, m, 1);
+    sp_write(log, m, &s, 0);
+    if (log) {
+        CHKEQ(sp_journals, 0);
+        CHKEQ(log->j.off, 0);
+        CHKEQ(log->lmdb_last, m->last);
         check_all(log, m);
     }
 }
