@@ -124,9 +124,12 @@
  * Stock nats-server keeps a departed server in the JetStream meta group
  * (cluster_size still counts it, so one more loss can cost the quorum)
  * until the meta leader is asked to drop it: a request to
- * $JS.API.SERVER.REMOVE with body {"peer":"<server_name>"} from the system
- * account (user FSM_NATSCONF_SYS_USER, password fsm_natsconf_sys_password)
- * answers {"success":true}. Measured in the grow scenario (4 -> 3 servers).
+ * $JS.API.SERVER.REMOVE with body {"peer":"<server_name>","peer_id":"<id>"}
+ * from the system account (user FSM_NATSCONF_SYS_USER, password
+ * fsm_natsconf_sys_password) answers {"success":true}. Measured in the grow
+ * scenario (4 -> 3 servers). src/node/natsd.h says why the id, and why a
+ * done removal is watched; a change that restarts servers restarts them
+ * one after another (natsd_set_restart_delay).
  *
  * ------------------------------------------------------------------------
  * Known limits of stock nats-server 2.9.10 this plan lives with (measured)

@@ -45,6 +45,13 @@
  * five). */
 #define NODE_FILES_JS_HOLD_MS 5000
 
+/* A voter's nats-server restarts for a config change this long after the
+ * previous voter's (in member order, the same on every node): one change
+ * often restarts every server of a cluster, and restarted all at once they
+ * leave the JetStream meta group without a quorum (natsd.h,
+ * natsd_set_restart_delay). A restarted server is back in ~0.1 s. */
+#define NODE_NATS_RESTART_STAGGER_MS 1000
+
 /* When the rewrite after one that ended at NOW and took TOOK may start. */
 static uint64_t next_due(uint64_t now, uint64_t took)
 {
@@ -70,6 +77,32 @@ static void wrote(struct node *n, int rc)
     }
 }
 
+/* How long this node's nats-server waits before a restart: its place
+ * among the voters times the stagger, and the JetStream meta leader's
+ * server last of all (one election for the group, not one per server
+ * that happens to lead when its turn comes). Non-voters need no wait. */
+static uint32_t restart_delay_ms(struct node *n)
+{
+    uint32_t rank = 0, voters = 0;
+    int voter = 0;
+    for (size_t i = 0; i < fsm_member_count(n->fsm); i++) {
+        const struct fsm_member *m = fsm_member_at(n->fsm, i);
+        if (m->id == n->id.node_id && m->role == FSM_ROLE_VOTER) {
+            voter = 1;
+            rank = voters;
+        }
+        voters += m->role == FSM_ROLE_VOTER;
+    }
+    if (!voter)
+        return 0;
+    struct natsd_health h;
+    natsd_health(n->natsd, &h);
+    if (h.js_clustered && h.server_name[0] != '\0' &&
+        strcmp(h.js_meta_leader, h.server_name) == 0)
+        rank = voters;
+    return rank * NODE_NATS_RESTART_STAGGER_MS;
+}
+
 /* nats.conf, in the loop; tells the supervisor what its change needs. */
 static int write_nats(struct node *n)
 {
@@ -81,6 +114,7 @@ static int write_nats(struct node *n)
         const struct fsm_member *me = fsm_member_by_id(n->fsm,
                                                        n->id.node_id);
         natsd_set_monitor(n->natsd, me->nats_host, me->nats_http_port);
+        natsd_set_restart_delay(n->natsd, restart_delay_ms(n));
         natsd_config_changed(n->natsd, nats_change);
     }
     return rc;

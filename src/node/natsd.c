@@ -23,6 +23,7 @@
 
 #include <cjson/cJSON.h>
 #include <nats/nats.h>
+#include <sodium.h>
 
 #include <assert.h>
 #include <errno.h>
@@ -61,20 +62,28 @@
 #define READY_PATH "/healthz?js-enabled-only=true"
 
 /* The JetStream API request that drops a meta group peer (stock
- * nats-server 2.9: "peer" is the server name, "peer_id" would be its id). */
+ * nats-server 2.9: "peer" is the server name, "peer_id" its id, which wins
+ * when given). */
 #define JS_REMOVE_SUBJECT "$JS.API.SERVER.REMOVE"
+/* A meta group peer's id: nats-server derives it from the server name
+ * (see js_peer_id), 8 characters. */
+#define JS_PEER_ID_LEN 8
 /* JSClusterServerNotMemberErr: the meta leader does not know that server
  * (removed already, or never a member). */
 #define JS_ERR_NOT_MEMBER 10044
 #define JS_REPORT_LEN 200 /* the child's line on its pipe */
 
-/* One queued removal. */
+/* One queued removal: attempted until done, then watched for
+ * NATSD_JS_REMOVE_WATCH_MS in case a restart of the meta group brings the
+ * peer back (js_watch). */
 struct js_removal {
     char name[NATSD_NAME_LEN];
+    char peer_id[JS_PEER_ID_LEN + 1];
     char user[NATSD_NAME_LEN];
     char password[NATSD_JS_PASSWORD_MAX];
     uint64_t deadline_ms;   /* a failed attempt after this gives up */
     uint64_t next_ms;       /* no attempt before this */
+    uint64_t done_ms;       /* 0: being attempted; else when it was done */
     uint32_t delay_ms;      /* the next retry delay */
     uint32_t attempts;
 };
@@ -106,6 +115,8 @@ struct natsd {
     uint32_t backoff_ms;         /* next backoff delay */
     int reload_pending;          /* SIGHUP once ready */
     int restart_pending;         /* start again once the old one exited */
+    int restart_waiting;         /* READY: a restart when t_main fires */
+    uint32_t restart_delay_ms;   /* natsd_set_restart_delay */
 
     /* The HTTP exchange in flight. */
     struct {
@@ -124,6 +135,10 @@ struct natsd {
     struct natsd_health h;       /* the cached summary */
     uint64_t monitor_ms;         /* when h's monitoring part was read */
     struct natsd_health round;   /* the round being read */
+    /* The other peers of the meta group by id, as the round read them:
+     * nats-server lists them only on the meta leader. */
+    char round_peers[NATSD_JS_PEERS_MAX][JS_PEER_ID_LEN + 1];
+    size_t n_round_peers;
 
     /* JetStream peer removals, in call order. */
     struct {
@@ -454,13 +469,24 @@ static uint32_t get_u32(const cJSON *o, const char *key)
     return v->valuedouble > UINT32_MAX ? UINT32_MAX : (uint32_t)v->valuedouble;
 }
 
-static void read_meta(struct natsd_health *r, const cJSON *meta)
+static void read_meta(struct natsd *d, const cJSON *meta)
 {
+    struct natsd_health *r = &d->round;
     if (!cJSON_IsObject(meta))
         return;
     r->js_clustered = 1;
     copy_str(r->js_meta_leader, sizeof r->js_meta_leader, meta, "leader");
     r->js_cluster_size = get_u32(meta, "cluster_size");
+    d->n_round_peers = 0;
+    const cJSON *p;
+    cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(meta, "replicas"))
+    {
+        if (d->n_round_peers == NATSD_JS_PEERS_MAX)
+            break;
+        copy_str(d->round_peers[d->n_round_peers],
+                 sizeof d->round_peers[0], p, "peer");
+        d->n_round_peers++;
+    }
 }
 
 /* Parse one reply of the round; returns the next step. */
@@ -479,7 +505,7 @@ static int parse_step(struct natsd *d, int step, const cJSON *j)
         const cJSON *js = cJSON_GetObjectItemCaseSensitive(j, "jetstream");
         const cJSON *jc = cJSON_GetObjectItemCaseSensitive(js, "config");
         r->jetstream = cJSON_IsObject(jc);
-        read_meta(r, cJSON_GetObjectItemCaseSensitive(js, "meta"));
+        read_meta(d, cJSON_GetObjectItemCaseSensitive(js, "meta"));
         const cJSON *gw = cJSON_GetObjectItemCaseSensitive(j, "gateway");
         const cJSON *gn = cJSON_GetObjectItemCaseSensitive(gw, "name");
         if (cJSON_IsString(gn) && gn->valuestring && gn->valuestring[0])
@@ -513,7 +539,7 @@ static int parse_step(struct natsd *d, int step, const cJSON *j)
         return r->jetstream && !r->js_clustered ? STEP_JSZ : STEP__DONE;
     }
     /* STEP_JSZ */
-    read_meta(r, cJSON_GetObjectItemCaseSensitive(j, "meta_cluster"));
+    read_meta(d, cJSON_GetObjectItemCaseSensitive(j, "meta_cluster"));
     return STEP__DONE;
 }
 
@@ -529,6 +555,8 @@ static const char *step_path(int step)
 /* --- the state machine ---------------------------------------------------- */
 
 static void spawn(struct natsd *d);
+static void js_kick(struct natsd *d);
+static void js_watch(struct natsd *d);
 
 static void enter_backoff(struct natsd *d)
 {
@@ -610,6 +638,7 @@ static void probe_done(struct natsd *d, int rc)
         d->monitor_ms = now;
         d->pr.step = STEP_VARZ;
         d->pr.next_ms = now + d->opt.health_every_ms;
+        js_watch(d);
         /* The client port is known now: a queued removal can go. */
         if (d->js.n > 0 && d->js.pid == 0)
             js_kick(d);
@@ -644,8 +673,10 @@ static void probe_cb(void *ctx)
     d->pr.for_ready = d->state == NATSD_STARTING;
     if (d->pr.for_ready)
         d->pr.step = STEP_VARZ;
-    else if (d->pr.step == STEP_VARZ)
+    else if (d->pr.step == STEP_VARZ) {
         memset(&d->round, 0, sizeof d->round);
+        d->n_round_peers = 0;
+    }
     int rc = probe_begin(d, d->pr.for_ready ? READY_PATH
                                             : step_path(d->pr.step));
     if (rc != 0) {
@@ -701,6 +732,7 @@ static void spawn(struct natsd *d)
 {
     assert(d->pid == 0);
     d->restart_pending = 0;
+    d->restart_waiting = 0;
     d->reload_pending = 0;
     if (access(d->conf_path, R_OK) != 0) {
         d->state = NATSD_WAITING;
@@ -818,10 +850,25 @@ static void stop_async(struct natsd *d)
     net_timer_start(d->t_main, d->opt.stop_timeout_ms, 0);
 }
 
+/* Stop the running server to start it again with the new file. */
+static void restart_now(struct natsd *d)
+{
+    pm_say(PM_INFO, "nats", "config changed: restarting nats-server (pid %ld)",
+           (long)d->pid);
+    d->h.restarts++;
+    d->restart_waiting = 0;
+    d->restart_pending = 1;
+    stop_async(d);
+}
+
 static void main_cb(void *ctx)
 {
     struct natsd *d = ctx;
     switch (d->state) {
+    case NATSD_READY:
+        if (d->restart_waiting)
+            restart_now(d);
+        break;
     case NATSD_STARTING:
         set_error(d, "nats-server (pid %ld) not ready after %u ms on "
                   "http://%s:%u; killing it", (long)d->pid,
@@ -1023,7 +1070,7 @@ static void js_result(struct natsd *d, const char *name, int done,
             pm_say(PM_INFO, "nats", "server %s: nothing to remove from the "
                    "JetStream meta group: %s", name, why);
         d->js.removed++;
-        js_remove_at(d, i);
+        e->done_ms = now;
         return;
     }
     if (now >= e->deadline_ms) {
@@ -1081,12 +1128,15 @@ static void js_child_cb(void *ctx, pid_t pid, int status)
  * the failure is recorded (js_result) and -1 returned. */
 static int js_attempt(struct natsd *d, struct js_removal *e)
 {
-    char url[HOST_LEN + 32], body[NATSD_NAME_LEN + 16];
+    char url[HOST_LEN + 32], body[NATSD_NAME_LEN + JS_PEER_ID_LEN + 32];
     int v6 = strchr(d->http_host, ':') != NULL;
     snprintf(url, sizeof url, "nats://%s%s%s:%u", v6 ? "[" : "", d->http_host,
              v6 ? "]" : "", (unsigned)d->h.client_port);
-    /* The name holds no '"', '\\' or control characters (checked). */
-    snprintf(body, sizeof body, "{\"peer\":\"%s\"}", e->name);
+    /* The name holds no '"', '\\' or control characters (checked). The
+     * id finds the peer even where the meta leader never learnt the name
+     * of a server that is gone (a leader restarted since it left). */
+    snprintf(body, sizeof body, "{\"peer\":\"%s\",\"peer_id\":\"%s\"}",
+             e->name, e->peer_id);
     e->attempts++;
     char name[NATSD_NAME_LEN];
     memcpy(name, e->name, sizeof name);
@@ -1153,7 +1203,7 @@ static int js_attempt(struct natsd *d, struct js_removal *e)
 
 /* Start the next due attempt, or arm the timer for it. Attempts need the
  * own server READY with its client port read from /varz; the health round
- * that reads it kicks again. */
+ * that reads it kicks again. Watched entries are not attempted. */
 static void js_kick(struct natsd *d)
 {
     if (d->js.pid != 0)
@@ -1162,13 +1212,17 @@ static void js_kick(struct natsd *d)
     /* Each pass either starts an attempt, waits, or moves one entry's
      * next attempt into the future (or drops it): bounded by the queue. */
     for (size_t pass = 0; pass <= NATSD_JS_REMOVE_MAX; pass++) {
-        if (d->js.n == 0 || d->state != NATSD_READY || !d->h.have_monitor ||
+        if (d->state != NATSD_READY || !d->h.have_monitor ||
             d->h.client_port == 0)
             return;
-        size_t best = 0;
-        for (size_t i = 1; i < d->js.n; i++)
-            if (d->js.q[i].next_ms < d->js.q[best].next_ms)
+        size_t best = SIZE_MAX;
+        for (size_t i = 0; i < d->js.n; i++)
+            if (d->js.q[i].done_ms == 0 &&
+                (best == SIZE_MAX ||
+                 d->js.q[i].next_ms < d->js.q[best].next_ms))
                 best = i;
+        if (best == SIZE_MAX)
+            return;
         uint64_t now = net_mono_ms();
         if (d->js.q[best].next_ms > now) {
             net_timer_start(d->js.t, d->js.q[best].next_ms - now, 0);
@@ -1176,6 +1230,52 @@ static void js_kick(struct natsd *d)
         }
         if (js_attempt(d, &d->js.q[best]) == 0)
             return;
+    }
+}
+
+/* Set E to be attempted from now on, with a new deadline. */
+static void js_start_over(struct natsd *d, struct js_removal *e, uint64_t now)
+{
+    e->deadline_ms = now + d->opt.js_remove_timeout_ms;
+    e->next_ms = now;
+    e->done_ms = 0;
+    e->delay_ms = NATSD_JS_REMOVE_RETRY_MIN_MS;
+}
+
+/* After a health round: drop the watched entries whose time is up, and
+ * attempt again those whose peer the own server, as the meta leader, still
+ * lists. nats-server answers a removal once the leader has proposed it, not
+ * once it is committed; when the group's servers restart before that (the
+ * same membership change that made the removal often changes their
+ * gateway blocks, which restarts them), the removal can be lost and the
+ * dead peer counted again for the quorum. Only the leader lists its peers,
+ * so every voter watches: whichever leads acts. */
+static void js_watch(struct natsd *d)
+{
+    uint64_t now = net_mono_ms();
+    const struct natsd_health *h = &d->h;
+    int leader = h->js_clustered && h->server_name[0] != '\0' &&
+                 strcmp(h->js_meta_leader, h->server_name) == 0;
+    for (size_t i = d->js.n; i-- > 0;) {
+        struct js_removal *e = &d->js.q[i];
+        if (e->done_ms == 0)
+            continue;
+        if (now - e->done_ms >= NATSD_JS_REMOVE_WATCH_MS) {
+            js_remove_at(d, i);
+            continue;
+        }
+        /* Listed right after the answer: the proposal is not applied yet. */
+        if (!leader || now - e->done_ms < NATSD_JS_REMOVE_SETTLE_MS)
+            continue;
+        for (size_t k = 0; k < d->n_round_peers; k++) {
+            if (strcmp(d->round_peers[k], e->peer_id) != 0)
+                continue;
+            pm_say(PM_INFO, "nats", "server %s is in the JetStream meta "
+                   "group again (its removal was lost): removing it again",
+                   e->name);
+            js_start_over(d, e, now);
+            break;
+        }
     }
 }
 
@@ -1191,6 +1291,20 @@ static void js_timer_cb(void *ctx)
         return;
     }
     js_kick(d);
+}
+
+/* The id nats-server gives the meta group peer of server NAME: each of
+ * the first JS_PEER_ID_LEN bytes of SHA-256(NAME), modulo 62, as a digit
+ * or letter (0-9, A-Z, a-z). The leader's /jsz lists its peers by it. */
+static void js_peer_id(const char *name, char out[JS_PEER_ID_LEN + 1])
+{
+    static const char digits[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                 "abcdefghijklmnopqrstuvwxyz";
+    unsigned char h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const unsigned char *)name, strlen(name));
+    for (size_t i = 0; i < JS_PEER_ID_LEN; i++)
+        out[i] = digits[h[i] % 62];
+    out[JS_PEER_ID_LEN] = '\0';
 }
 
 /* A name as it can go into the request's JSON string unescaped. */
@@ -1216,21 +1330,25 @@ int natsd_js_remove_peer(struct natsd *d, const char *server_name,
     if (!js_name_ok(server_name))
         return -PM_EINVAL;
     size_t i = js_find(d, server_name);
-    if (i == SIZE_MAX) {
-        if (d->js.n == NATSD_JS_REMOVE_MAX)
+    if (i == SIZE_MAX && d->js.n == NATSD_JS_REMOVE_MAX) {
+        /* Full: the watched entry done first makes room. */
+        for (size_t k = 0; k < d->js.n; k++)
+            if (d->js.q[k].done_ms != 0 &&
+                (i == SIZE_MAX || d->js.q[k].done_ms < d->js.q[i].done_ms))
+                i = k;
+        if (i == SIZE_MAX)
             return -PM_EBUSY;
-        i = d->js.n++;
     }
+    if (i == SIZE_MAX)
+        i = d->js.n++;
     /* New, or started over: new credentials, deadline and delays. */
     struct js_removal *e = &d->js.q[i];
     explicit_bzero(e, sizeof *e);
     snprintf(e->name, sizeof e->name, "%s", server_name);
+    js_peer_id(e->name, e->peer_id);
     snprintf(e->user, sizeof e->user, "%s", sys_user);
     snprintf(e->password, sizeof e->password, "%s", sys_password);
-    uint64_t now = net_mono_ms();
-    e->deadline_ms = now + d->opt.js_remove_timeout_ms;
-    e->next_ms = now;
-    e->delay_ms = NATSD_JS_REMOVE_RETRY_MIN_MS;
+    js_start_over(d, e, net_mono_ms());
     pm_say(PM_DEBUG, "nats", "queued: remove server %s from the JetStream "
            "meta group", server_name);
     js_kick(d);
@@ -1366,12 +1484,13 @@ void natsd_config_changed(struct natsd *d, int change)
                 d->pr.next_ms = net_mono_ms() + 200;
                 probe_arm(d, 200);
             }
-        } else {
+        } else if (d->restart_delay_ms == 0) {
+            restart_now(d);
+        } else if (!d->restart_waiting) {
             pm_say(PM_INFO, "nats", "config changed: restarting nats-server "
-                   "(pid %ld)", (long)d->pid);
-            d->h.restarts++;
-            d->restart_pending = 1;
-            stop_async(d);
+                   "(pid %ld) in %u ms", (long)d->pid, d->restart_delay_ms);
+            d->restart_waiting = 1;
+            net_timer_start(d->t_main, d->restart_delay_ms, 0);
         }
         break;
     case NATSD_STOPPING:
@@ -1380,6 +1499,11 @@ void natsd_config_changed(struct natsd *d, int change)
     default:
         break;
     }
+}
+
+void natsd_set_restart_delay(struct natsd *d, uint32_t delay_ms)
+{
+    d->restart_delay_ms = delay_ms;
 }
 
 void natsd_set_monitor(struct natsd *d, const char *host, uint16_t port)
@@ -1431,6 +1555,7 @@ void natsd_stop(struct natsd *d)
     }
     d->state = NATSD_IDLE;
     d->restart_pending = 0;
+    d->restart_waiting = 0;
     d->reload_pending = 0;
     d->h.have_monitor = 0;
 }
@@ -1455,7 +1580,9 @@ void natsd_health(const struct natsd *d, struct natsd_health *out)
     uint64_t now = net_mono_ms();
     out->up_ms = d->pid > 0 ? now - d->spawn_ms : 0;
     out->monitor_age_ms = d->h.have_monitor ? now - d->monitor_ms : 0;
-    out->js_remove_pending = (uint32_t)d->js.n;
+    out->js_remove_pending = 0;
+    for (size_t i = 0; i < d->js.n; i++)
+        out->js_remove_pending += d->js.q[i].done_ms == 0;
     out->js_remove_pid = d->js.pid;
     out->js_remove_attempts = d->js.attempts;
     out->js_removed = d->js.removed;

@@ -20,7 +20,8 @@
  *   - config changes: RELOAD sends SIGHUP (deferred until the server is
  *     ready: before nats-server installs its handlers, SIGHUP kills it);
  *     RESTART stops it (SIGTERM, SIGKILL after stop_timeout_ms) and starts
- *     it again at once. Which one a change needs is decided by
+ *     it again, at once or, for a ready server, after the delay set with
+ *     natsd_set_restart_delay(). Which one a change needs is decided by
  *     fsm_nats_change() (src/fsm/natsconf.h) from the old and new text.
  *   - stop: SIGTERM, then SIGKILL after stop_timeout_ms; waits for the exit.
  *   - health: while the server runs, its monitoring endpoints (/varz,
@@ -73,6 +74,9 @@ struct net_loop;
 #define NATSD_JS_REMOVE_CHILD_MAX_MS 10000  /* an attempt's child is killed
                                              * after this */
 #define NATSD_JS_PASSWORD_MAX 128           /* bytes, with the NUL */
+#define NATSD_JS_REMOVE_WATCH_MS 60000      /* a done removal is watched */
+#define NATSD_JS_REMOVE_SETTLE_MS 2000      /* ... from this long after it */
+#define NATSD_JS_PEERS_MAX 32               /* meta group peers read */
 
 struct natsd_options {
     const char *home;         /* required: HOME/nats.conf, nats.log, nats.pid
@@ -117,6 +121,16 @@ void natsd_start(struct natsd *d);
  * FSM_NATS_RESTART (2) (src/fsm/fsm.h); 0 is a no-op. Before
  * natsd_start() this only records nothing: the start reads the file. */
 void natsd_config_changed(struct natsd *d, int change);
+
+/* How long a ready server runs on after a config change that needs a
+ * restart (0, the default: none). Why: one membership change often
+ * restarts every server of a cluster (a gateway block changed); all at
+ * once, the JetStream meta group they share loses its quorum and, in stock
+ * nats-server 2.9, can stay without a leader for long after they are back
+ * (seen in integration/nats_super). The node gives each voter its own
+ * delay, so they restart one after another. Used from the next change on;
+ * a restart already waiting keeps its time. */
+void natsd_set_restart_delay(struct natsd *d, uint32_t delay_ms);
 
 /* The monitoring endpoint moved (the node's NATS ports changed): used from
  * the next poll on. HOST NULL keeps the host. */
@@ -189,7 +203,9 @@ void natsd_health(const struct natsd *d, struct natsd_health *out);
  * leaves no meta leader although two are alive. Only a request to
  * $JS.API.SERVER.REMOVE with {"peer":"<server_name>"} from a user of the
  * system account, answered by the meta leader, drops it (src/fsm/natsconf.h,
- * "A server leaving").
+ * "A server leaving"). The request names the server and its peer id (what
+ * nats-server derives from the name): a leader that restarted since the
+ * server left no longer knows the name, only the id.
  *
  * The call only queues the removal (SERVER_NAME, SYS_USER, SYS_PASSWORD are
  * copied; the password is wiped from memory when the entry goes) and
@@ -205,7 +221,16 @@ void natsd_health(const struct natsd *d, struct natsd_health *out);
  * A failed attempt is retried after NATSD_JS_REMOVE_RETRY_MIN_MS, doubling
  * up to NATSD_JS_REMOVE_RETRY_MAX_MS; the first failed attempt later than
  * js_remove_timeout_ms after the call ends the removal with one warning
- * (pm_say, and natsd_health's error). Done is logged once (pm_say INFO).
+ * (pm_say, and natsd_health's error). Done is logged (pm_say INFO).
+ *
+ * nats-server answers once the leader has proposed the removal, not once
+ * it is committed: servers of the group restarting just then (a membership
+ * change often restarts them) can lose it. So a done removal stays queued,
+ * watched, for NATSD_JS_REMOVE_WATCH_MS: while the own server is the meta
+ * leader and, from NATSD_JS_REMOVE_SETTLE_MS after the answer on, still
+ * lists the peer (its id) in the group, it is attempted again as if called
+ * anew. Watched entries count in no pending figure; when the queue is full,
+ * the oldest of them makes room.
  * A call for a name already queued starts it over (new deadline, first
  * delay, the new credentials). Several names wait in call order.
  * The password never appears in an argv (the child does not exec), a log

@@ -379,6 +379,40 @@ static void restart_applies_new_ports(void **state)
     assert_string_equal(h.server_name, "s2");
 }
 
+/* With a restart delay set, a ready server serves on for that long after
+ * a change that needs a restart; a second change meanwhile adds no second
+ * restart, and the one restart reads the latest file. */
+static void restart_waits_for_its_delay(void **state)
+{
+    struct fx *f = *state;
+    if (!have_server())
+        skip();
+    write_conf(f, "s1", f->port, f->http, 1);
+    make(f, NULL, 0);
+    natsd_start(f->d);
+    wait_ready(f, 0);
+    struct natsd_health h;
+    natsd_health(f->d, &h);
+    pid_t old = h.pid;
+    natsd_set_restart_delay(f->d, 400);
+    write_conf(f, "s2", f->port, f->http, 1);
+    uint64_t t0 = net_mono_ms();
+    natsd_config_changed(f->d, FSM_NATS_RESTART);
+    natsd_health(f->d, &h);
+    assert_int_equal(h.state, NATSD_READY);
+    assert_int_equal(h.pid, old);
+    write_conf(f, "s3", f->port, f->http, 1);
+    natsd_config_changed(f->d, FSM_NATS_RESTART);
+    struct until u = {.state = NATSD_READY, .not_pid = old, .monitor = 1};
+    assert_int_equal(wait_for(f, &u), 0);
+    assert_true(net_mono_ms() - t0 >= 400);
+    natsd_health(f->d, &h);
+    assert_true(pid_gone(old));
+    assert_int_equal(h.restarts, 1);
+    assert_int_equal(h.crashes, 0);
+    assert_string_equal(h.server_name, "s3");
+}
+
 /* Stop: SIGTERM, the process is gone and reaped, nats.pid removed; the
  * supervisor does not start it again. */
 static void stop_leaves_no_process(void **state)
@@ -577,7 +611,8 @@ static void free_ports(uint16_t *out, int n)
         close(fds[i]);
 }
 
-static void mesh_start(struct fx *f, struct mesh *ms, int n,
+/* N members rendered; the first RUNNING of them started. */
+static void mesh_start(struct fx *f, struct mesh *ms, int n, int running,
                        uint32_t js_remove_timeout_ms)
 {
     static const char *const names[MESH_MAX] = {"a", "b", "c"};
@@ -620,7 +655,8 @@ static void mesh_start(struct fx *f, struct mesh *ms, int n,
         struct natsd **slot = i == 0 ? &f->d : &f->peer[i - 1];
         assert_int_equal(natsd_new(f->loop, &o, slot), 0);
         ms->d[i] = *slot;
-        natsd_start(ms->d[i]);
+        if (i < running)
+            natsd_start(ms->d[i]);
     }
 }
 
@@ -636,6 +672,8 @@ static int mesh_formed(void *ctx)
     for (int i = 0; i < w->ms->n; i++) {
         struct natsd_health h;
         natsd_health(w->ms->d[i], &h);
+        if (h.state == NATSD_IDLE) /* not started */
+            continue;
         if (h.state != NATSD_READY || !h.have_monitor)
             return 0;
         if (w->want_size != 0 && (h.js_cluster_size != w->want_size ||
@@ -761,7 +799,7 @@ static void js_remove_peer_shrinks_meta_group(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 3, 0);
+    mesh_start(f, &ms, 3, 3, 0);
     struct formed fw = {.ms = &ms, .want_size = 3};
     assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
                      0);
@@ -820,6 +858,82 @@ static void js_remove_peer_shrinks_meta_group(void **state)
     assert_false(listed);
 }
 
+/* The leader of the meta group lists server c (its peer id) again
+ * after c's removal was answered: removed again. Every supervisor
+ * watches its done removals; the one whose server leads acts.
+ *
+ * Staged without a restart: a and b run and form the meta group while c,
+ * rendered as a member, has not started; both are asked to remove c: not
+ * a peer, done. Then c starts and joins the group, as a peer whose removal
+ * a restart undid would be back. */
+struct rejoined {
+    struct mesh *ms;
+    uint64_t next_ms;
+};
+static int removed_again(void *ctx)
+{
+    struct rejoined *w = ctx;
+    uint64_t now = net_mono_ms();
+    if (now < w->next_ms)
+        return 0;
+    w->next_ms = now + 100;
+    uint32_t removed = 0;
+    for (int i = 0; i < 2; i++) {
+        struct natsd_health h;
+        natsd_health(w->ms->d[i], &h);
+        if (h.js_remove_pending != 0)
+            return 0;
+        removed += h.js_removed;
+    }
+    if (removed < 3) /* two "not a peer", then the leader's removal */
+        return 0;
+    for (int i = 0; i < 2; i++) {
+        int listed;
+        char leader[NATSD_NAME_LEN];
+        if (jsz_meta(w->ms->m[i].http_port, "c", &listed, leader,
+                     sizeof leader) != 2 || listed)
+            return 0;
+    }
+    return 1;
+}
+static void js_removal_undone_is_redone(void **state)
+{
+    struct fx *f = *state;
+    if (!have_server())
+        skip();
+    struct mesh ms;
+    mesh_start(f, &ms, 3, 2, 0);
+    struct formed fw = {.ms = &ms, .want_size = 2};
+    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
+                     0);
+    char say[128];
+    snprintf(say, sizeof say, "%s/say.log", f->dir);
+    assert_int_equal(pm_say_open(say), 0);
+    pm_say_level(PM_INFO);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(natsd_js_remove_peer(ms.d[i], "c",
+                                              FSM_NATSCONF_SYS_USER, ms.pw),
+                         0);
+    struct drained d0 = {ms.d[0]}, d1 = {ms.d[1]};
+    int rc0 = net_loop_run_until(f->loop, queue_drained, &d0, WAIT_MS);
+    int rc1 = net_loop_run_until(f->loop, queue_drained, &d1, WAIT_MS);
+    natsd_start(ms.d[2]);
+    struct formed fw3 = {.ms = &ms, .want_size = 3};
+    int rc3 = net_loop_run_until(f->loop, mesh_formed, &fw3, WAIT_MS);
+    struct rejoined rw = {.ms = &ms};
+    int rc4 = net_loop_run_until(f->loop, removed_again, &rw, WAIT_MS);
+    pm_say_open(NULL);
+    pm_say_level(getenv("PMESH_DEBUG") != NULL ? PM_DEBUG : PM_WARN);
+    assert_int_equal(rc0, 0);
+    assert_int_equal(rc1, 0);
+    assert_int_equal(rc3, 0);
+    assert_int_equal(rc4, 0);
+    assert_true(file_has(f->dir, "say.log", "nothing to remove"));
+    assert_true(file_has(f->dir, "say.log",
+                         "server c is in the JetStream meta group again"));
+    assert_true(file_has(f->dir, "say.log", "removed server c from"));
+}
+
 /* natsd_stop while a removal attempt runs: its child is killed and reaped
  * (no child of ours is left, running or zombie), and the queue is dropped:
  * started again, the supervisor attempts nothing. */
@@ -829,7 +943,7 @@ static void stop_during_removal_leaves_no_child(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 1, 0);
+    mesh_start(f, &ms, 1, 1, 0);
     struct formed fw = {.ms = &ms};
     assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
                      0);
@@ -875,7 +989,7 @@ static void js_remove_gives_up(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 1, 1200);
+    mesh_start(f, &ms, 1, 1, 1200);
     struct formed fw = {.ms = &ms};
     assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
                      0);
@@ -995,6 +1109,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(reload_sends_sighup, setup, teardown),
         cmocka_unit_test_setup_teardown(restart_applies_new_ports, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(restart_waits_for_its_delay, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(stop_leaves_no_process, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(missing_binary_is_reported, setup,
@@ -1011,6 +1127,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test_setup_teardown(stop_during_removal_leaves_no_child,
                                         setup, teardown),
+        cmocka_unit_test_setup_teardown(js_removal_undone_is_redone, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(js_remove_gives_up, setup, teardown),
         cmocka_unit_test_setup_teardown(js_remove_arguments_and_queue, setup,
                                         teardown),

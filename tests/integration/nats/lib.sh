@@ -24,7 +24,15 @@ log() { echo "[$(date +%H:%M:%S.%N | cut -c1-12)] $TEST_NAME: $*"; }
 
 fail() {
     log "FAIL: $*"
-    local f
+    local f n
+    # What each live server says of the JetStream meta group, the part most
+    # timing-dependent (leader, size, and the leader's view of its peers).
+    for n in "${!PEER[@]}"; do
+        mon "$n" /jsz meta_cluster >/dev/null || continue
+        echo "---- $n /jsz: leader=$(mon "$n" /jsz meta_cluster.leader)" \
+            "cluster_size=$(mon "$n" /jsz meta_cluster.cluster_size)" \
+            "replicas=$(mon "$n" /jsz 'meta_cluster.replicas.*.name' | tr '\n' ' ')"
+    done
     for f in "$T"/*/pmesh.log "$T"/*/nats.log; do
         [ -f "$f" ] || continue
         echo "---- ${f#$T/} (last 25 lines)"
