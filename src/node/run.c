@@ -572,6 +572,11 @@ static void before_block(void *ctx)
     /* A batch held on a full disk is retried only when its backoff is
      * over (the housekeeping timer wakes the loop for it). */
     int held = n->disk_full && now < n->disk_retry_ms;
+    /* Replies for what the turn's events applied leave before the write:
+     * those entries are committed (durable on a majority) and applied;
+     * the write below is for entries after them, and a flush is the
+     * longest wait of the turn. */
+    node_waits_flush(n);
     for (int round = 0; round < NODE_HOOK_ROUNDS_MAX && !n->fatal && !held;
          round++) {
         if (!raft_work(n) && !(state_due && state_work(n)) && !n->disk_full)
