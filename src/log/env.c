@@ -533,7 +533,8 @@ int log_open(const char *dir, const struct log_options *opt, struct log **out)
         goto fail;
     log->lmdb_last = log->last;
     if (!(opt && opt->journal_off) &&
-        (rc = log__journal_open(log, opt ? opt->journal_bytes_max : 0)) != 0)
+        (rc = log__journal_open(log, opt ? opt->journal_bytes_max : 0,
+                                opt ? opt->journal_record_max : 0)) != 0)
         goto fail;
     *out = log;
     return 0;

@@ -52,8 +52,11 @@ struct log_options {
                                    journal; benchmarks and tests). A store
                                    with journal records must not be opened
                                    so: they would be ignored */
-    uint64_t journal_bytes_max; /* 0: default (1 MiB), the journal file's
-                                   size, reserved when it is created */
+    uint64_t journal_bytes_max; /* 0: default (4 MiB), the journal file's
+                                   size, reserved when it is created (an
+                                   existing smaller file is grown) */
+    uint64_t journal_record_max;/* 0: default (256 KiB): a batch whose
+                                   record would be larger goes to LMDB */
 };
 
 /* Raft's persistent state (Figure 2: currentTerm, votedFor) plus commit. */

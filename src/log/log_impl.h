@@ -82,6 +82,7 @@ struct log__journal {
     uint64_t off;            /* where it goes; 0 after every LMDB commit */
     uint64_t bytes_max;      /* a record that would end past this goes to
                                 LMDB (with the tail) instead */
+    uint64_t record_max;     /* and so does a record larger than this */
     struct log__tail_entry *te;
     size_t n, cap;
     uint8_t *arena;          /* tail payloads, in index order */
@@ -232,7 +233,8 @@ int log__grow_array(void **p, size_t *cap, size_t need, size_t size);
  * the tail and commit them to LMDB. -PM_ECORRUPT if a record in the middle
  * is damaged (a later one is intact); a torn last record is dropped (its
  * write was never acknowledged). Needs the bounds and j.seq loaded. */
-int log__journal_open(struct log *log, uint64_t bytes_max);
+int log__journal_open(struct log *log, uint64_t bytes_max,
+                      uint64_t record_max);
 void log__journal_close(struct log *log);
 
 /* If batch B can go to the journal as one record (it only truncates,

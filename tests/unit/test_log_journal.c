@@ -1297,6 +1297,10 @@ static void a_failed_journal_write_leaves_nothing_behind(void **state)
 
 /* ---- a full journal, a big batch ---------------------------------------- */
 
+/* The record limit these scenarios are written for (journal_record_max;
+ * the store's default is larger). */
+#define TEST_RECORD_MAX (32u << 10)
+
 static void scen_full_and_big(struct fx *f, struct log *log)
 {
     struct model *m = &f->m;
@@ -1323,7 +1327,7 @@ static void scen_full_and_big(struct fx *f, struct log *log)
     sp_alt(&s, m, 10, 5, 31, PAYLOAD_MAX);
     for (size_t i = 0; i < s.n; i++)
         s.d[i].len = 3500;
-    CHK(sp_record_bytes(&s) > (32u << 10));
+    CHK(sp_record_bytes(&s) > TEST_RECORD_MAX);
     sp_write(log, m, &s, 0);
     if (log) {
         CHKEQ(sp_journals, 0);
@@ -1373,7 +1377,8 @@ static void a_full_journal_or_a_big_batch_goes_to_lmdb_with_the_tail(
 {
     struct fx *f = *state;
     fresh(f, "a");
-    f->opt = (struct log_options){.journal_bytes_max = 16 << 10};
+    f->opt = (struct log_options){.journal_bytes_max = 16 << 10,
+                                  .journal_record_max = TEST_RECORD_MAX};
     crash_after(f, scen_full_and_big);
     open_sub(f, &f->opt);
     check_all(f->log, &f->m);
@@ -1383,6 +1388,46 @@ static void a_full_journal_or_a_big_batch_goes_to_lmdb_with_the_tail(
     path_in(p, sizeof p, f->sub, "journal");
     assert_int_equal(stat(p, &st), 0);
     assert_int_equal(st.st_size, 16 << 10);
+}
+
+/* With the default options, a batch of ~120 KiB (a 256-client turn is
+ * 35-90 KiB) is one journal record, not an LMDB commit, and a reopened
+ * store reads it back; one over the default limit goes to LMDB. */
+static void a_large_batch_is_one_record_by_default(void **state)
+{
+    struct fx *f = *state;
+    fresh(f, "a");
+    open_sub(f, NULL);
+    struct model *m = &f->m;
+    struct spec s = {0};
+    sp_alt(&s, m, 30, 1, 7, PAYLOAD_MAX);
+    for (size_t i = 0; i < s.n; i++)
+        s.d[i].len = 4000;
+    sp_hs(&s, 1, 1, 0);
+    CHK(sp_record_bytes(&s) > (96u << 10));
+    sp_write(f->log, m, &s, 0);
+    CHKEQ(sp_journals, 1);
+    CHKEQ(f->log->j.off, (uint64_t)30 * PAGE);
+    CHKEQ(f->log->lmdb_last, 0);
+    /* 80 more such entries: over 256 KiB, so LMDB takes them (and the
+     * tail), and the journal starts over. */
+    s = (struct spec){0};
+    sp_alt(&s, m, 80, 1, 9, PAYLOAD_MAX);
+    for (size_t i = 0; i < s.n; i++)
+        s.d[i].len = 3500;
+    CHK(sp_record_bytes(&s) > (256u << 10));
+    sp_write(f->log, m, &s, 0);
+    CHKEQ(sp_journals, 0);
+    CHKEQ(f->log->j.off, 0);
+    CHKEQ(f->log->lmdb_last, m->last);
+    /* And one more journaled record, read back after a reopen. */
+    s = (struct spec){0};
+    sp_alt(&s, m, 30, 1, 11, PAYLOAD_MAX);
+    sp_write(f->log, m, &s, 0);
+    CHKEQ(sp_journals, 1);
+    close_sub(f);
+    open_sub(f, NULL);
+    check_all(f->log, m);
 }
 
 /* ---- the journal file's own I/O failures -------------------------------- */
@@ -1755,7 +1800,7 @@ static void model_op(struct mrun *r, struct cstats *st)
     if (fault) {
         CHKEQ(log->j.off, off0);
         st->faults++;
-    } else if (journal_kind(kind) && sp_record_bytes(&s) <= (32u << 10) &&
+    } else if (journal_kind(kind) && sp_record_bytes(&s) <= TEST_RECORD_MAX &&
                log->j.fd >= 0) {
         if (log->j.off > off0)
             st->journaled++;
@@ -1798,7 +1843,8 @@ static void a_random_run_with_crashes_matches_a_model(void **state)
     printf("model seed %llu (PM_JOURNAL_SEED=... to repeat another)\n",
            (unsigned long long)seed);
     fresh(f, "m");
-    f->opt = (struct log_options){.journal_bytes_max = MODEL_JOURNAL};
+    f->opt = (struct log_options){.journal_bytes_max = MODEL_JOURNAL,
+                                  .journal_record_max = TEST_RECORD_MAX};
     struct mrun r = {.f = f, .r = {seed | 1}, .lmdb_every = 8};
     struct cstats sum = {0};
     int crashes = 0, crashes_in_tail = 0, crashes_stale = 0;
@@ -1868,6 +1914,7 @@ int main(void)
         T(a_failed_journal_read_at_open_keeps_every_record),
         T(a_failed_journal_write_leaves_nothing_behind),
         T(a_full_journal_or_a_big_batch_goes_to_lmdb_with_the_tail),
+        T(a_large_batch_is_one_record_by_default),
         T(a_failed_journal_flush_refuses_writes_until_reopened),
         T(a_journal_write_cut_short_goes_to_lmdb),
         T(a_random_run_with_crashes_matches_a_model),
