@@ -289,12 +289,28 @@ static int decode_body(const msgpack_object *body, struct fsm_cmd *c,
     return -PM_EPROTO;
 }
 
+/* The zone a command is unpacked into: one per thread, cleared after each
+ * decode (it keeps its first chunk), instead of the zone that
+ * msgpack_unpack_next() makes and frees for every command (two mallocs
+ * and two frees per applied entry). The decoded command points into BUF,
+ * never into the zone. */
+static _Thread_local msgpack_zone scratch;
+static _Thread_local int scratch_ready;
+
+static msgpack_zone *scratch_zone(void)
+{
+    if (!scratch_ready && msgpack_zone_init(&scratch, MSGPACK_ZONE_CHUNK_SIZE))
+        scratch_ready = 1;
+    return scratch_ready ? &scratch : NULL;
+}
+
 int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c,
                    char *why_buf, size_t why_len)
 {
     const char *why = NULL;
     int rc = -PM_EPROTO;
-    msgpack_unpacked u;
+    msgpack_object top_obj;
+    msgpack_zone *z = NULL;
     size_t off = 0;
     uint64_t v;
 
@@ -308,8 +324,12 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c,
                   "value of bounded size and depth");
         return -PM_EPROTO;
     }
-    msgpack_unpacked_init(&u);
-    int ur = msgpack_unpack_next(&u, (const char *)buf, len, &off);
+    z = scratch_zone();
+    /* msgpack_unpack: msgpack_unpack_next's parser, into a zone of ours
+     * (msgpack-c calls it obsolete, not deprecated). */
+    int ur = z == NULL ? MSGPACK_UNPACK_NOMEM_ERROR
+                       : msgpack_unpack((const char *)buf, len, &off, z,
+                                        &top_obj);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
         rc = -PM_ENOMEM;
         why = "out of memory";
@@ -319,7 +339,7 @@ int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c,
         why = "malformed msgpack";
         goto out;
     }
-    const msgpack_object *top = &u.data;
+    const msgpack_object *top = &top_obj;
     if (top->type != MSGPACK_OBJECT_ARRAY || top->via.array.size < 1) {
         why = "not an array";
         goto out;
@@ -366,6 +386,7 @@ out:
         c->type = type; /* kept so an audit can name what failed */
     }
 done:
-    msgpack_unpacked_destroy(&u);
+    if (z != NULL)
+        msgpack_zone_clear(z);
     return rc;
 }

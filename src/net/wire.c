@@ -435,18 +435,36 @@ static int decode_reply(const msgpack_object *o, struct wire_body *b)
     return get_bin(&f[2], &r->body, &r->body_len);
 }
 
+/* The zone a frame is unpacked into. msgpack_unpack_next() makes a zone
+ * for every value and frees it (two mallocs and two frees per frame: a
+ * client's request, an append, an ack); a decoded frame is read and copied
+ * out before the next one is decoded, so one zone per thread, cleared
+ * after each use (it keeps its first chunk), serves every frame. */
+static _Thread_local msgpack_zone scratch;
+static _Thread_local int scratch_ready;
+
+static msgpack_zone *scratch_zone(void)
+{
+    if (!scratch_ready && msgpack_zone_init(&scratch, MSGPACK_ZONE_CHUNK_SIZE))
+        scratch_ready = 1;
+    return scratch_ready ? &scratch : NULL;
+}
+
 int wire_decode(const uint8_t *buf, size_t len, struct wire_body *out)
 {
     memset(out, 0, sizeof *out);
     int rc = wire_check(buf, len, WIRE_DEPTH_MAX, WIRE_OBJECTS_MAX);
     if (rc < 0)
         return rc;
-
-    msgpack_unpacked u;
-    msgpack_unpacked_init(&u);
+    msgpack_zone *z = scratch_zone();
+    if (z == NULL)
+        return -PM_ENOMEM;
+    msgpack_object top;
     size_t off = 0;
+    /* msgpack_unpack: the same parser as msgpack_unpack_next, into a zone
+     * of the caller's (msgpack-c calls it obsolete, not deprecated). */
     msgpack_unpack_return ur =
-        msgpack_unpack_next(&u, (const char *)buf, len, &off);
+        msgpack_unpack((const char *)buf, len, &off, z, &top);
     if (ur == MSGPACK_UNPACK_NOMEM_ERROR) {
         rc = -PM_ENOMEM;
         goto out;
@@ -455,7 +473,7 @@ int wire_decode(const uint8_t *buf, size_t len, struct wire_body *out)
         rc = -PM_EPROTO;
         goto out;
     }
-    const msgpack_object *f = get_array(&u.data, 5);
+    const msgpack_object *f = get_array(&top, 5);
     rc = -PM_EPROTO;
     if (f == NULL || get_u8(&f[0], &out->h.version, 255) < 0)
         goto out;
@@ -477,7 +495,7 @@ int wire_decode(const uint8_t *buf, size_t len, struct wire_body *out)
     default: rc = -PM_EPROTO; break;
     }
 out:
-    msgpack_unpacked_destroy(&u);
+    msgpack_zone_clear(z);
     if (rc < 0)
         wire_body_free(out);
     return rc;
