@@ -6,6 +6,7 @@
 #include "fsm/internal.h"
 
 #include <string.h>
+#include <threads.h>
 
 #include <msgpack.h>
 
@@ -290,18 +291,34 @@ static int decode_body(const msgpack_object *body, struct fsm_cmd *c,
 }
 
 /* The zone a command is unpacked into: one per thread, cleared after each
- * decode (it keeps its first chunk), instead of the zone that
- * msgpack_unpack_next() makes and frees for every command (two mallocs
- * and two frees per applied entry). The decoded command points into BUF,
- * never into the zone. */
-static _Thread_local msgpack_zone scratch;
-static _Thread_local int scratch_ready;
+ * decode (it keeps its first chunk) and freed with its thread (a tss
+ * destructor), instead of the zone that msgpack_unpack_next() makes and
+ * frees for every command (two mallocs and two frees per applied entry).
+ * The decoded command points into BUF, never into the zone. (src/net's
+ * wire.c keeps one of its own the same way: the modules share no code.) */
+static tss_t scratch_key;
+static once_flag scratch_once = ONCE_FLAG_INIT;
+static int scratch_ok;
+
+static void scratch_free(void *z) { msgpack_zone_free(z); }
+
+static void scratch_init(void)
+{
+    scratch_ok = tss_create(&scratch_key, scratch_free) == thrd_success;
+}
 
 static msgpack_zone *scratch_zone(void)
 {
-    if (!scratch_ready && msgpack_zone_init(&scratch, MSGPACK_ZONE_CHUNK_SIZE))
-        scratch_ready = 1;
-    return scratch_ready ? &scratch : NULL;
+    call_once(&scratch_once, scratch_init);
+    if (!scratch_ok)
+        return NULL;
+    msgpack_zone *z = tss_get(scratch_key);
+    if (z == NULL && (z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) != NULL &&
+        tss_set(scratch_key, z) != thrd_success) {
+        msgpack_zone_free(z);
+        z = NULL;
+    }
+    return z;
 }
 
 int fsm_cmd_decode(const uint8_t *buf, size_t len, struct fsm_cmd *c,

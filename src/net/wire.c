@@ -5,6 +5,7 @@
 #include <msgpack.h>
 #include <stdlib.h>
 #include <string.h>
+#include <threads.h>
 
 #include "base/err.h"
 
@@ -439,15 +440,32 @@ static int decode_reply(const msgpack_object *o, struct wire_body *b)
  * for every value and frees it (two mallocs and two frees per frame: a
  * client's request, an append, an ack); a decoded frame is read and copied
  * out before the next one is decoded, so one zone per thread, cleared
- * after each use (it keeps its first chunk), serves every frame. */
-static _Thread_local msgpack_zone scratch;
-static _Thread_local int scratch_ready;
+ * after each use (it keeps its first chunk), serves every frame. It is
+ * freed with its thread (a tss destructor): clients may decode on threads
+ * of their own. */
+static tss_t scratch_key;
+static once_flag scratch_once = ONCE_FLAG_INIT;
+static int scratch_ok;
+
+static void scratch_free(void *z) { msgpack_zone_free(z); }
+
+static void scratch_init(void)
+{
+    scratch_ok = tss_create(&scratch_key, scratch_free) == thrd_success;
+}
 
 static msgpack_zone *scratch_zone(void)
 {
-    if (!scratch_ready && msgpack_zone_init(&scratch, MSGPACK_ZONE_CHUNK_SIZE))
-        scratch_ready = 1;
-    return scratch_ready ? &scratch : NULL;
+    call_once(&scratch_once, scratch_init);
+    if (!scratch_ok)
+        return NULL;
+    msgpack_zone *z = tss_get(scratch_key);
+    if (z == NULL && (z = msgpack_zone_new(MSGPACK_ZONE_CHUNK_SIZE)) != NULL &&
+        tss_set(scratch_key, z) != thrd_success) {
+        msgpack_zone_free(z);
+        z = NULL;
+    }
+    return z;
 }
 
 int wire_decode(const uint8_t *buf, size_t len, struct wire_body *out)
