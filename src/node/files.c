@@ -95,10 +95,7 @@ static uint32_t restart_delay_ms(struct node *n)
     }
     if (!voter)
         return 0;
-    struct natsd_health h;
-    natsd_health(n->natsd, &h);
-    if (h.js_clustered && h.server_name[0] != '\0' &&
-        strcmp(h.js_meta_leader, h.server_name) == 0)
+    if (natsd_js_leading(n->natsd))
         rank = voters;
     return rank * NODE_NATS_RESTART_STAGGER_MS;
 }

@@ -68,6 +68,8 @@
 /* A meta group peer's id: nats-server derives it from the server name
  * (see js_peer_id), 8 characters. */
 #define JS_PEER_ID_LEN 8
+/* The meta group peers a health round reads (the leader lists them). */
+#define JS_PEERS_MAX 32
 /* JSClusterServerNotMemberErr: the meta leader does not know that server
  * (removed already, or never a member). */
 #define JS_ERR_NOT_MEMBER 10044
@@ -137,7 +139,7 @@ struct natsd {
     struct natsd_health round;   /* the round being read */
     /* The other peers of the meta group by id, as the round read them:
      * nats-server lists them only on the meta leader. */
-    char round_peers[NATSD_JS_PEERS_MAX][JS_PEER_ID_LEN + 1];
+    char round_peers[JS_PEERS_MAX][JS_PEER_ID_LEN + 1];
     size_t n_round_peers;
 
     /* JetStream peer removals, in call order. */
@@ -477,11 +479,10 @@ static void read_meta(struct natsd *d, const cJSON *meta)
     r->js_clustered = 1;
     copy_str(r->js_meta_leader, sizeof r->js_meta_leader, meta, "leader");
     r->js_cluster_size = get_u32(meta, "cluster_size");
-    d->n_round_peers = 0;
     const cJSON *p;
     cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(meta, "replicas"))
     {
-        if (d->n_round_peers == NATSD_JS_PEERS_MAX)
+        if (d->n_round_peers == JS_PEERS_MAX)
             break;
         copy_str(d->round_peers[d->n_round_peers],
                  sizeof d->round_peers[0], p, "peer");
@@ -1253,9 +1254,7 @@ static void js_start_over(struct natsd *d, struct js_removal *e, uint64_t now)
 static void js_watch(struct natsd *d)
 {
     uint64_t now = net_mono_ms();
-    const struct natsd_health *h = &d->h;
-    int leader = h->js_clustered && h->server_name[0] != '\0' &&
-                 strcmp(h->js_meta_leader, h->server_name) == 0;
+    int leader = natsd_js_leading(d);
     for (size_t i = d->js.n; i-- > 0;) {
         struct js_removal *e = &d->js.q[i];
         if (e->done_ms == 0)
@@ -1499,6 +1498,13 @@ void natsd_config_changed(struct natsd *d, int change)
     default:
         break;
     }
+}
+
+int natsd_js_leading(const struct natsd *d)
+{
+    const struct natsd_health *h = &d->h;
+    return h->js_clustered && h->server_name[0] != '\0' &&
+           strcmp(h->js_meta_leader, h->server_name) == 0;
 }
 
 void natsd_set_restart_delay(struct natsd *d, uint32_t delay_ms)

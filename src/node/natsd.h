@@ -76,7 +76,6 @@ struct net_loop;
 #define NATSD_JS_PASSWORD_MAX 128           /* bytes, with the NUL */
 #define NATSD_JS_REMOVE_WATCH_MS 60000      /* a done removal is watched */
 #define NATSD_JS_REMOVE_SETTLE_MS 2000      /* ... from this long after it */
-#define NATSD_JS_PEERS_MAX 32               /* meta group peers read */
 
 struct natsd_options {
     const char *home;         /* required: HOME/nats.conf, nats.log, nats.pid
@@ -194,6 +193,10 @@ struct natsd_health {
 
 /* Fill OUT with the current state. */
 void natsd_health(const struct natsd *d, struct natsd_health *out);
+
+/* Whether the own server led the JetStream meta group at the last health
+ * round (1), or not, or is not clustered (0). */
+int natsd_js_leading(const struct natsd *d);
 
 /* Remove server SERVER_NAME from the JetStream meta group, for good.
  *

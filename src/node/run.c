@@ -610,7 +610,8 @@ static void before_block(void *ctx)
     } else {
         n->state_due_ms = 0;
     }
-    /* Replies for what is now applied, its entries written. */
+    /* Replies for what the writes' PERSISTED committed and applied (the
+     * rest went before the writes). */
     node_waits_flush(n);
     node_compact_maybe_start(n);
     if (n->members_dirty) {
