@@ -218,6 +218,10 @@ static void render_nats(const cJSON *nats)
            field(nats, "crashes", a, sizeof a));
     printf("reloads %s, restarts %s)\n", field(nats, "reloads", b, sizeof b),
            field(nats, "restarts", d, sizeof d));
+    const cJSON *due = cJSON_GetObjectItemCaseSensitive(nats, "restart_in_ms");
+    if (cJSON_IsNumber(due) && due->valuedouble > 0)
+        printf("         restarting for a config change in %.0f ms\n",
+               due->valuedouble);
     const cJSON *err = cJSON_GetObjectItemCaseSensitive(nats, "error");
     if (cJSON_IsString(err))
         printf("         problem: %s\n", err->valuestring);

@@ -117,7 +117,8 @@ struct natsd {
     uint32_t backoff_ms;         /* next backoff delay */
     int reload_pending;          /* SIGHUP once ready */
     int restart_pending;         /* start again once the old one exited */
-    int restart_waiting;         /* READY: a restart when t_main fires */
+    uint64_t restart_at_ms;      /* READY: a config restart due then
+                                  * (t_main); 0 when none waits */
     uint32_t restart_delay_ms;   /* natsd_set_restart_delay */
 
     /* The HTTP exchange in flight. */
@@ -733,7 +734,7 @@ static void spawn(struct natsd *d)
 {
     assert(d->pid == 0);
     d->restart_pending = 0;
-    d->restart_waiting = 0;
+    d->restart_at_ms = 0;
     d->reload_pending = 0;
     if (access(d->conf_path, R_OK) != 0) {
         d->state = NATSD_WAITING;
@@ -857,7 +858,7 @@ static void restart_now(struct natsd *d)
     pm_say(PM_INFO, "nats", "config changed: restarting nats-server (pid %ld)",
            (long)d->pid);
     d->h.restarts++;
-    d->restart_waiting = 0;
+    d->restart_at_ms = 0;
     d->restart_pending = 1;
     stop_async(d);
 }
@@ -867,7 +868,7 @@ static void main_cb(void *ctx)
     struct natsd *d = ctx;
     switch (d->state) {
     case NATSD_READY:
-        if (d->restart_waiting)
+        if (d->restart_at_ms != 0)
             restart_now(d);
         break;
     case NATSD_STARTING:
@@ -1485,10 +1486,10 @@ void natsd_config_changed(struct natsd *d, int change)
             }
         } else if (d->restart_delay_ms == 0) {
             restart_now(d);
-        } else if (!d->restart_waiting) {
+        } else if (d->restart_at_ms == 0) {
             pm_say(PM_INFO, "nats", "config changed: restarting nats-server "
                    "(pid %ld) in %u ms", (long)d->pid, d->restart_delay_ms);
-            d->restart_waiting = 1;
+            d->restart_at_ms = net_mono_ms() + d->restart_delay_ms;
             net_timer_start(d->t_main, d->restart_delay_ms, 0);
         }
         break;
@@ -1561,7 +1562,7 @@ void natsd_stop(struct natsd *d)
     }
     d->state = NATSD_IDLE;
     d->restart_pending = 0;
-    d->restart_waiting = 0;
+    d->restart_at_ms = 0;
     d->reload_pending = 0;
     d->h.have_monitor = 0;
 }
@@ -1586,6 +1587,9 @@ void natsd_health(const struct natsd *d, struct natsd_health *out)
     uint64_t now = net_mono_ms();
     out->up_ms = d->pid > 0 ? now - d->spawn_ms : 0;
     out->monitor_age_ms = d->h.have_monitor ? now - d->monitor_ms : 0;
+    out->restart_in_ms = d->restart_at_ms == 0 ? 0
+                         : d->restart_at_ms > now
+                             ? (uint32_t)(d->restart_at_ms - now) : 1;
     out->js_remove_pending = 0;
     for (size_t i = 0; i < d->js.n; i++)
         out->js_remove_pending += d->js.q[i].done_ms == 0;

@@ -165,6 +165,9 @@ struct natsd_health {
     uint32_t crashes;           /* unexpected exits (and not-ready kills) */
     uint32_t reloads;           /* SIGHUPs sent */
     uint32_t restarts;          /* restarts for a config change */
+    uint32_t restart_in_ms;     /* a config restart waits this long yet
+                                 * (natsd_set_restart_delay; at least 1);
+                                 * 0: none waits */
     int last_exit;              /* waitpid status of the last exit, -1 none */
     char error[NATSD_ERROR_LEN];/* the last problem, "" if none */
     /* From the monitoring endpoints; valid when have_monitor. */

@@ -959,6 +959,7 @@ static void add_nats_health(cJSON *o, struct node *n)
     cJSON_AddNumberToObject(j, "crashes", h.crashes);
     cJSON_AddNumberToObject(j, "reloads", h.reloads);
     cJSON_AddNumberToObject(j, "restarts", h.restarts);
+    cJSON_AddNumberToObject(j, "restart_in_ms", h.restart_in_ms);
     if (h.error[0])
         cJSON_AddStringToObject(j, "error", h.error);
     else

@@ -401,6 +401,7 @@ static void restart_waits_for_its_delay(void **state)
     natsd_health(f->d, &h);
     assert_int_equal(h.state, NATSD_READY);
     assert_int_equal(h.pid, old);
+    assert_true(h.restart_in_ms > 0 && h.restart_in_ms <= 400);
     write_conf(f, "s3", f->port, f->http, 1);
     natsd_config_changed(f->d, FSM_NATS_RESTART);
     struct until u = {.state = NATSD_READY, .not_pid = old, .monitor = 1};
@@ -409,6 +410,7 @@ static void restart_waits_for_its_delay(void **state)
     natsd_health(f->d, &h);
     assert_true(pid_gone(old));
     assert_int_equal(h.restarts, 1);
+    assert_int_equal(h.restart_in_ms, 0);
     assert_int_equal(h.crashes, 0);
     assert_string_equal(h.server_name, "s3");
 }

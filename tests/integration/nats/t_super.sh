@@ -53,6 +53,15 @@ wait_for 5 "status: gateways" eval \
 log "3 + 2 supercluster, meta group of 5 ($((SECONDS - T0)) s)"
 
 # --- a replica: a leaf node that hears the whole supercluster --------------
+# Restarts are staggered (the meta leader's last, seconds later): the ones
+# e's join asked for must be over before the pids are taken.
+no_restart_waits() {
+    local n
+    for n in "$@"; do
+        [ "$(status_nats "$n" restart_in_ms)" = 0 ] || return 1
+    done
+}
+wait_for 20 "the restarts for e's join are over" no_restart_waits a b c d e
 declare -A BEFORE=()
 for n in a b c d e; do BEFORE[$n]=$(nats_pid "$n"); done
 setup_node r replica east
