@@ -8,6 +8,9 @@
 #                       ETCD_BENCH (path to etcd-bench.sh) is given or
 #                       ../shared/anchors/etcd-bench.sh exists; else skipped
 #   make bench-plot     bench/throughput.png from the last result files
+#   make bench-compare  pmesh (3 voters) and etcd in ROUNDS interleaved
+#                       rounds (default 5) at CLIENTS (default 1 64 256):
+#                       per-round ratios and their median (bench/compare.sh)
 #   check-bench-smoke   (in `make check`) pipelined sets all succeed
 #
 # Results go to $(BUILD)/bench/results/*.txt (one line per measurement).
@@ -23,7 +26,7 @@ $(BENCH_LOAD): bench/load.c $(LIBFILES)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(LIBFILES) $(LDFLAGS) $(LDLIBS)
 
-.PHONY: bench-mesh bench-full bench-etcd bench-plot check-bench-smoke
+.PHONY: bench-mesh bench-full bench-etcd bench-plot bench-compare check-bench-smoke
 # Correctness only (never speed): 64 pipelined clients on a 1-node mesh get
 # every one of 500 sets answered with success.
 check-bench-smoke: $(BUILD)/pmesh $(BENCH_LOAD)
@@ -47,6 +50,13 @@ bench-etcd:
 	@if [ -n "$(ETCD_BENCH)" ] && [ -f "$(ETCD_BENCH)" ]; then \
 	    bench/etcd.sh "$(ETCD_BENCH)" | tee $(BENCH_OUT)/etcd.txt; \
 	else echo "bench-etcd: skipped (no ETCD_BENCH and no ../shared/anchors/etcd-bench.sh)"; fi
+
+bench-compare: $(BUILD)/pmesh $(BENCH_LOAD)
+	@mkdir -p $(BENCH_OUT)
+	@if [ -n "$(ETCD_BENCH)" ] && [ -f "$(ETCD_BENCH)" ]; then \
+	    PMESH=$(BUILD)/pmesh LOAD=$(BENCH_LOAD) bench/compare.sh "$(ETCD_BENCH)" \
+	        | tee $(BENCH_OUT)/compare.txt; \
+	else echo "bench-compare: skipped (no ETCD_BENCH and no ../shared/anchors/etcd-bench.sh)"; fi
 
 bench-plot:
 	@bench/plot.sh $(BENCH_OUT)/pmesh.txt $(BENCH_OUT)/etcd.txt bench/throughput.png
