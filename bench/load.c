@@ -30,7 +30,12 @@
  *
  * usage: pmesh-load -s SOCKET [-c CLIENTS] [-n CONNS] [-t TOTAL]
  *                   [-w WARMUP] [-v VALUE_BYTES] [-k KEY_SPACE]
- *                   [-l LABEL] [-p PID]... [-T TIMEOUT_S]
+ *                   [-l LABEL] [-p PID]... [-T TIMEOUT_S] [-L FILE]
+ *
+ * -L FILE: the timeline, for finding stalls: one line per measured reply,
+ * "T_MS LATENCY_MS" (T from the first measured request), after a comment
+ * line with the wall-clock time of that request (to match the nodes'
+ * pmesh.log lines). Kept in memory during the run, written at its end.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -92,6 +97,9 @@ struct load {
     uint64_t answered;      /* replies received */
     uint64_t errors;        /* measured replies with a nonzero status */
     uint64_t *lat_ns;       /* measured latencies */
+    uint64_t *done_ns;      /* their reply times (-L), from t_start_ns */
+    const char *timeline;   /* -L FILE, or NULL */
+    struct timespec t_start_wall;
     uint64_t *idx;          /* the log index of each measured success */
     uint64_t n_idx;
     uint64_t n_lat;
@@ -275,6 +283,7 @@ static int send_next(struct load *l, uint32_t i)
         l->measuring = 1;
         l->cpu_start_ticks = mesh_ticks(l);
         l->t_start_ns = now_ns();
+        clock_gettime(CLOCK_REALTIME, &l->t_start_wall);
     }
     s->sent_ns = now_ns();
     l->issued++;
@@ -315,6 +324,8 @@ static int on_reply(struct load *l, const struct net_reply *r)
     struct slot *s = &l->slots[i];
     uint64_t t = now_ns();
     if (s->measured) {
+        if (l->done_ns != NULL)
+            l->done_ns[l->n_lat] = t - l->t_start_ns;
         l->lat_ns[l->n_lat++] = t - s->sent_ns;
         if (r->status != 0) {
             if (l->errors == 0)
@@ -455,12 +466,37 @@ static int run(struct load *l)
     return 0;
 }
 
+/* -L: the replies in the order they came (before the latencies are
+ * sorted for the percentiles). */
+static int write_timeline(const struct load *l)
+{
+    FILE *f = fopen(l->timeline, "w");
+    if (f == NULL) {
+        fprintf(stderr, "pmesh-load: %s: %s\n", l->timeline, strerror(errno));
+        return -1;
+    }
+    struct tm tm;
+    gmtime_r(&l->t_start_wall.tv_sec, &tm);
+    fprintf(f, "# first request at %04d-%02d-%02dT%02d:%02d:%02d.%06ldZ; "
+            "T_MS LATENCY_MS per reply\n", tm.tm_year + 1900, tm.tm_mon + 1,
+            tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+            l->t_start_wall.tv_nsec / 1000);
+    for (uint64_t i = 0; i < l->n_lat; i++)
+        fprintf(f, "%.3f %.3f\n", (double)l->done_ns[i] / 1e6,
+                (double)l->lat_ns[i] / 1e6);
+    if (fclose(f) != 0) {
+        fprintf(stderr, "pmesh-load: %s: %s\n", l->timeline, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
 static void usage(void)
 {
     fprintf(stderr,
             "usage: pmesh-load -s SOCKET [-c CLIENTS] [-n CONNS] [-t TOTAL]\n"
             "                  [-w WARMUP] [-v VALUE_BYTES] [-k KEY_SPACE]\n"
-            "                  [-l LABEL] [-p PID]... [-T TIMEOUT_S]\n");
+            "                  [-l LABEL] [-p PID]... [-T TIMEOUT_S] [-L FILE]\n");
 }
 
 static int parse_u64(const char *s, uint64_t lo, uint64_t hi, uint64_t *out)
@@ -488,7 +524,7 @@ int main(int argc, char **argv)
     int opt;
     uint64_t v;
     uint64_t conns = 0;
-    while ((opt = getopt(argc, argv, "s:c:n:t:w:v:k:l:p:T:")) != -1) {
+    while ((opt = getopt(argc, argv, "s:c:n:t:w:v:k:l:p:T:L:")) != -1) {
         int bad = 0;
         switch (opt) {
         case 's': l.socket_path = optarg; break;
@@ -505,6 +541,7 @@ int main(int argc, char **argv)
                 l.pids[l.n_pids++] = (pid_t)v;
             break;
         case 'T': bad = parse_u64(optarg, 1, 86400, &v); l.timeout_s = (uint32_t)v; break;
+        case 'L': l.timeline = optarg; break;
         default: usage(); return 2;
         }
         if (bad) {
@@ -528,8 +565,11 @@ int main(int argc, char **argv)
     l.lc = calloc(l.conns, sizeof *l.lc);
     l.lat_ns = calloc(l.total, sizeof *l.lat_ns);
     l.idx = calloc(l.total, sizeof *l.idx);
+    if (l.timeline != NULL)
+        l.done_ns = calloc(l.total, sizeof *l.done_ns);
     l.value = malloc(l.value_bytes);
-    if (!l.slots || !l.lc || !l.lat_ns || !l.idx || !l.value) {
+    if (!l.slots || !l.lc || !l.lat_ns || !l.idx || !l.value ||
+        (l.timeline != NULL && !l.done_ns)) {
         fprintf(stderr, "pmesh-load: out of memory\n");
         return 1;
     }
@@ -570,6 +610,8 @@ int main(int argc, char **argv)
         l.errors += bad;
     }
     double secs = (double)(l.t_end_ns - l.t_start_ns) / 1e9;
+    if (l.timeline != NULL && write_timeline(&l) != 0)
+        return 1;
     qsort(l.lat_ns, l.n_lat, sizeof *l.lat_ns, cmp_u64);
     double tick_ms = 1000.0 / (double)sysconf(_SC_CLK_TCK);
     double cpu_ms = (double)(cpu_end - l.cpu_start_ticks) * tick_ms;
@@ -590,6 +632,7 @@ int main(int argc, char **argv)
     free(l.slots);
     free(l.lc);
     free(l.lat_ns);
+    free(l.done_ns);
     free(l.idx);
     free(l.value);
     return l.errors ? 1 : 0;

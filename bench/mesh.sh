@@ -22,6 +22,9 @@
 # PROFILE="perf record -g -o /tmp/leader.data -p"), BENCH_TMP (where the
 # homes go; default /var/tmp, a
 # real disk rather than a tmpfs, so that fsync costs what it costs),
+# TIMELINE=DIR (pmesh-load -L: DIR/nodes-N-clients-C.txt, one line per
+# reply, its time and latency, to find stalls; with KEEP=1 and
+# PMESH_DEBUG=1 the nodes' logs say what they did meanwhile),
 # VIA=follower (send the sets to a follower, which forwards each to the
 # leader and answers once it has applied it too; the line then says
 # via=follower).
@@ -144,8 +147,10 @@ for nodes in $NODES; do
         if [ "${VIA:-leader}" = follower ] && [ "$nodes" -gt 1 ]; then
             target=$FOLLOWER_HOME label="nodes=$nodes via=follower"
         fi
+        tl=()
+        [ -n "${TIMELINE:-}" ] && tl=(-L "$TIMELINE/nodes-$nodes-clients-$c.txt")
         "$LOAD" -s "$target/control.sock" -c "$c" -t "$total" \
-            -l "$label" "${pids[@]}" || rc=1
+            -l "$label" "${pids[@]}" "${tl[@]}" || rc=1
         if [ -n "$prof" ]; then kill -INT "$prof" 2>/dev/null; wait "$prof"; fi
         stop_mesh
         [ "${KEEP:-0}" = 1 ] || rm -rf "$T/m$run"
