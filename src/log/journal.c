@@ -191,7 +191,7 @@ static int encode(struct log__journal *j, const struct log_batch *b,
 }
 
 int log__journal_append(struct log *log, const struct log_batch *b,
-                        size_t need)
+                        size_t need, int unflushed)
 {
     struct log__journal *j = &log->j;
     size_t len;
@@ -212,7 +212,9 @@ int log__journal_append(struct log *log, const struct log_batch *b,
             return -PM_ENOSPC;
         return pm_from_errno(errno);
     }
-    if (fdatasync(j->fd) != 0) {
+    if (unflushed && log__flush_start(log) == 0) {
+        /* The thread flushes it; the next write waits for that. */
+    } else if (fdatasync(j->fd) != 0) {
         /* After a failed flush the kernel may have dropped the pages and
          * would report the next flush clean: nothing more is written
          * until the store is reopened (which replays what is durable). */
@@ -447,10 +449,12 @@ void log__journal_close(struct log *log)
     /* A clean close leaves everything in LMDB, so that the next open (or
      * a tool reading data.mdb) needs no replay. If this commit fails the
      * records are still in the journal, and the next open replays them. */
+    log__flush_wait(log);
     if (j->fd >= 0 && j->off && !j->failed && !log->broken) {
         struct log_batch none = {0};
         log_write(log, &none);
     }
+    log__flush_stop(log);
     if (j->fd >= 0)
         close(j->fd);
     free(j->te);

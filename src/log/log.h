@@ -3,7 +3,8 @@
  *
  * This header is the contract. Only src/log includes LMDB; nothing here
  * exposes an LMDB type. All functions return 0 or a negative enum pm_err
- * code (base/err.h). The store is used from one thread.
+ * code (base/err.h). The store is used from one thread (beside the thread
+ * of its own that log_write_unflushed's flushes run on).
  *
  * Durability: log_write() makes everything it is given durable at once.
  * A batch that only truncates, appends entries and sets the hard state is
@@ -180,6 +181,28 @@ void log_close(struct log *log); /* NULL is fine */
  * journaled entries stay readable and durable, and a commit after room
  * returns takes them in (as does the next log_open). */
 int log_write(struct log *log, const struct log_batch *batch);
+
+/* log_write, except that a batch written as one journal record is not yet
+ * flushed when this returns 0: the store's flushing thread does it while
+ * the caller goes on (the leader's hot path: its loop takes the
+ * followers' acknowledgements meanwhile). Until log_flushed() returns 1
+ * the batch may be lost in a crash, whole (never half: the record's CRC);
+ * its entries read back at once. The next write of any kind, and
+ * log_close, first wait for that flush, so records still become durable
+ * in order, one at a time. A batch that goes to LMDB is durable on
+ * return, as with log_write. Errors as log_write's. */
+int log_write_unflushed(struct log *log, const struct log_batch *b);
+
+/* Whether every batch written is durable: 1 yes, 0 a flush is running,
+ * -PM_EIO it failed (the store then refuses writes until reopened, as
+ * after a failed flush in log_write). Never blocks. */
+int log_flushed(struct log *log);
+
+/* FN(CTX) is called from the flushing thread each time a flush ends (to
+ * wake the caller's loop: it must be safe from another thread). NULL FN:
+ * none. When this returns, the FN set before is not running and will not
+ * be called again. */
+void log_set_flush_notify(struct log *log, void (*fn)(void *ctx), void *ctx);
 
 /* Whether log_write(BATCH) would write it as one journal record (one page
  * write and one fdatasync) rather than as an LMDB commit: it only

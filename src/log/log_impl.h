@@ -92,6 +92,11 @@ struct log__journal {
     size_t wcap;
     struct pm_entry *merged; /* tail + batch for the LMDB commit (reused) */
     size_t mcap;
+    /* The background flush (flush.c): started at the first
+     * log_write_unflushed(). */
+    struct log__flusher *flusher;
+    void (*flush_notify)(void *ctx);
+    void *flush_ctx;
 };
 
 struct log {
@@ -243,11 +248,22 @@ void log__journal_close(struct log *log);
 size_t log__journal_fits(const struct log *log, const struct log_batch *b);
 
 /* Write B (validated by log_write; NEED from log__journal_fits) as one
- * record, flush it, and apply it to the tail and the cached bounds. On
+ * record, flush it (UNFLUSHED: have the flushing thread do it), and apply
+ * it to the tail and the cached bounds. On
  * error nothing in memory changed; -PM_ENOSPC leaves the journal usable
  * (the caller commits to LMDB instead, which starts the journal over). */
 int log__journal_append(struct log *log, const struct log_batch *b,
-                        size_t need);
+                        size_t need, int unflushed);
+
+/* --- flush.c -------------------------------------------------------------- */
+/* Have the flushing thread fdatasync the journal (started if need be).
+ * -PM_ENOMEM if no thread could be started (nothing was asked then). */
+int log__flush_start(struct log *log);
+/* Wait for a flush in progress: 0, or -PM_EIO if it failed (the store has
+ * failed then: j->failed). Every write calls it before writing. */
+int log__flush_wait(struct log *log);
+/* Stop the thread (after the flush it may be doing). */
+void log__flush_stop(struct log *log);
 
 /* After an LMDB commit that took in the whole tail: start over. */
 void log__journal_committed(struct log *log);

@@ -412,14 +412,20 @@ int log_write_journals(const struct log *log, const struct log_batch *b)
            log__journal_fits(log, b) != 0;
 }
 
-int log_write(struct log *log, const struct log_batch *b)
+/* log_write (UNFLUSHED 0) and log_write_unflushed (1). */
+static int write_batch(struct log *log, const struct log_batch *b,
+                       int unflushed)
 {
     if (!log || !b)
         return -PM_EINVAL;
+    /* Each record is flushed before the next is written (journal.c). */
+    int rc = log__flush_wait(log);
+    if (rc != 0)
+        return rc;
     if (log->broken || log->j.failed)
         return -PM_EIO;
     struct plan p;
-    int rc = validate(log, b, log->last, &p);
+    rc = validate(log, b, log->last, &p);
     if (rc != 0)
         return rc;
     int inject = 0;
@@ -430,11 +436,21 @@ int log_write(struct log *log, const struct log_batch *b)
         /* Fault injection: fail as the record's write would, before it. */
         if (inject)
             return inject;
-        rc = log__journal_append(log, b, record);
+        rc = log__journal_append(log, b, record, unflushed);
         /* No memory for the tail (nothing was written then), or a full
          * disk: LMDB's commit needs neither and starts the journal over. */
         if (rc != -PM_ENOSPC && rc != -PM_ENOMEM)
             return rc;
     }
     return commit_lmdb(log, b, inject);
+}
+
+int log_write(struct log *log, const struct log_batch *b)
+{
+    return write_batch(log, b, 0);
+}
+
+int log_write_unflushed(struct log *log, const struct log_batch *b)
+{
+    return write_batch(log, b, 1);
 }

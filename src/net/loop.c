@@ -364,6 +364,53 @@ void net_child_free(struct net_child *c)
 }
 
 /* ------------------------------------------------------------------------
+ * Wakeups from other threads
+ * ------------------------------------------------------------------------ */
+
+struct net_async {
+    struct net_loop *loop;
+    ev_async w;
+    void (*fn)(void *ctx);
+    void *ctx;
+};
+
+static void async_cb(struct ev_loop *ev, ev_async *w, int revents)
+{
+    (void)ev;
+    (void)revents;
+    struct net_async *a = w->data;
+    a->fn(a->ctx);
+}
+
+int net_async_new(struct net_loop *loop, void (*fn)(void *ctx), void *ctx,
+                  struct net_async **out)
+{
+    if (fn == NULL)
+        return -PM_EINVAL;
+    struct net_async *a = calloc(1, sizeof *a);
+    if (a == NULL)
+        return -PM_ENOMEM;
+    a->loop = loop;
+    a->fn = fn;
+    a->ctx = ctx;
+    ev_async_init(&a->w, async_cb);
+    a->w.data = a;
+    ev_async_start(loop->ev, &a->w);
+    *out = a;
+    return 0;
+}
+
+void net_async_send(struct net_async *a) { ev_async_send(a->loop->ev, &a->w); }
+
+void net_async_free(struct net_async *a)
+{
+    if (a == NULL)
+        return;
+    ev_async_stop(a->loop->ev, &a->w);
+    free(a);
+}
+
+/* ------------------------------------------------------------------------
  * Buffers
  * ------------------------------------------------------------------------ */
 

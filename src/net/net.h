@@ -145,6 +145,16 @@ int net_child_new(struct net_loop *loop, pid_t pid,
                   struct net_child **out);
 void net_child_free(struct net_child *c); /* NULL is a no-op */
 
+/* Wakeup from another thread: net_async_send(A), callable from any
+ * thread (and from a signal handler), makes FN(CTX) run in LOOP's thread
+ * soon after; sends before it runs are coalesced into one call (libev
+ * ev_async). Free it from the loop's thread, once no thread sends. */
+struct net_async; /* opaque */
+int net_async_new(struct net_loop *loop, void (*fn)(void *ctx), void *ctx,
+                  struct net_async **out);
+void net_async_send(struct net_async *a);
+void net_async_free(struct net_async *a); /* NULL is a no-op */
+
 /* ------------------------------------------------------------------------
  * Requests and replies (meaning: docs/control-protocol.md)
  * ------------------------------------------------------------------------ */

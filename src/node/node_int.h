@@ -199,6 +199,12 @@ struct node {
         uint64_t js_hold_ms;   /* held for a JetStream removal since; 0 */
     } files;
     int leader_changed;
+    /* A leader's batch whose journal flush runs in the background
+     * (log_write_unflushed): its last entry, reported PERSISTED to the
+     * core once log_flushed() says so (run.c, bg_collect). */
+    struct net_async *flush_wake; /* the flushing thread wakes the loop */
+    int bg_pending;
+    uint64_t bg_index, bg_term;
     int want_compact;
     /* Compaction in progress (compact.c). */
     struct {

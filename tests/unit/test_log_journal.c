@@ -26,6 +26,7 @@
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -282,6 +283,8 @@ static void m_apply(struct model *m, const struct spec *s)
 
 /* log_write_journals() of the batch the last sp_write gave a store. */
 static int sp_journals = -1;
+/* 1: sp_write uses log_write_unflushed instead of log_write. */
+static int sp_unflushed;
 
 /* Write S through LOG (NULL: model only) expecting EXPECT; on success
  * (expected and got) apply it to M. Returns the code log_write gave. */
@@ -325,7 +328,7 @@ static int sp_write(struct log *log, struct model *m, const struct spec *s,
     int rc = expect;
     if (log) {
         sp_journals = log_write_journals(log, &b);
-        rc = log_write(log, &b);
+        rc = sp_unflushed ? log_write_unflushed(log, &b) : log_write(log, &b);
         CHKEQ(rc, expect);
     }
     if (rc == 0)
@@ -1485,6 +1488,128 @@ static void a_failed_journal_flush_refuses_writes_until_reopened(void **state)
     check_all(f->log, m);
 }
 
+/* ---- the background flush (log_write_unflushed) ------------------------- */
+
+static atomic_int flush_notified;
+static void count_flush(void *ctx)
+{
+    (void)ctx;
+    atomic_fetch_add(&flush_notified, 1);
+}
+
+/* log_flushed() once it is no longer 0 (at most ~5 s). */
+static int wait_flushed(struct log *log)
+{
+    for (int i = 0; i < 5000; i++) {
+        int rc = log_flushed(log);
+        if (rc != 0)
+            return rc;
+        usleep(1000);
+    }
+    return 0;
+}
+
+/* Journal batches written with the flush in the background; the last is
+ * left unflushed when the child crashes (the process, not the machine:
+ * the page cache keeps it). */
+static void scen_unflushed(struct fx *f, struct log *log)
+{
+    for (uint64_t b = 0; b < 6; b++) {
+        struct spec s = {0};
+        sp_tl(&s, &f->m, 2 + b);
+        sp_unflushed = 1;
+        sp_write(log, &f->m, &s, 0);
+        sp_unflushed = 0;
+        if (log)
+            CHKEQ(log->j.off, (b + 1) * PAGE);
+    }
+}
+
+static void unflushed_writes_read_back_at_once_and_become_durable(void **state)
+{
+    struct fx *f = *state;
+    fresh(f, "u");
+    open_sub(f, NULL);
+    struct model *m = &f->m;
+    atomic_store(&flush_notified, 0);
+    log_set_flush_notify(f->log, count_flush, NULL);
+    int pending = 0;
+    for (int b = 0; b < 20; b++) {
+        struct spec s = {0};
+        sp_tl(&s, m, 1 + (size_t)b % 7);
+        sp_unflushed = 1;
+        sp_write(f->log, m, &s, 0);
+        sp_unflushed = 0;
+        /* Readable at once, flushed or not. */
+        check_range(f->log, m, m->base + 1, m->last, SIZE_MAX, SIZE_MAX);
+        int rc = log_flushed(f->log);
+        assert_true(rc == 0 || rc == 1);
+        pending += rc == 0;
+        assert_int_equal(f->log->j.off, (uint64_t)(b + 1) * PAGE);
+    }
+    assert_int_equal(wait_flushed(f->log), 1);
+    assert_true(atomic_load(&flush_notified) >= 1);
+    printf("unflushed: %d of 20 writes returned before their flush\n",
+           pending);
+    /* A batch LMDB takes waits for the flush, then takes the tail. */
+    struct spec s = {.applied = 3};
+    sp_write(f->log, m, &s, 0);
+    assert_int_equal(f->log->j.off, 0);
+    check_all(f->log, m);
+    /* After the notify is unset it is not called. */
+    log_set_flush_notify(f->log, NULL, NULL);
+    int seen = atomic_load(&flush_notified);
+    s = (struct spec){0};
+    sp_tl(&s, m, 4);
+    sp_unflushed = 1;
+    sp_write(f->log, m, &s, 0);
+    sp_unflushed = 0;
+    assert_int_equal(wait_flushed(f->log), 1);
+    assert_int_equal(atomic_load(&flush_notified), seen);
+    close_sub(f);
+    /* A process crash right after unflushed writes loses none of them. */
+    crash_after(f, scen_unflushed);
+    open_sub(f, NULL);
+    check_all(f->log, m);
+}
+
+static void a_failed_background_flush_fails_the_store(void **state)
+{
+    struct fx *f = *state;
+    fresh(f, "v");
+    open_sub(f, NULL);
+    struct model *m = &f->m;
+    struct spec s = {0};
+    sp_tl(&s, m, 5);
+    sp_hs(&s, 1, 1, 0);
+    sp_write(f->log, m, &s, 0);
+    struct model before = {0};
+    m_copy(&before, m);
+    /* Accepted (written; the thread's flush fails), and read back; then
+     * the store refuses writes, as after a failed flush in log_write. */
+    s = (struct spec){0};
+    sp_tl(&s, m, 9);
+    fail_sync_fd = f->log->j.fd;
+    sp_unflushed = 1;
+    sp_write(f->log, m, &s, 0);
+    sp_unflushed = 0;
+    assert_int_equal(wait_flushed(f->log), -PM_EIO);
+    assert_int_equal(fail_sync_fd, -1);
+    check_range(f->log, m, 1, m->last, SIZE_MAX, SIZE_MAX);
+    s = (struct spec){0};
+    sp_tl(&s, m, 1);
+    sp_write(f->log, m, &s, -PM_EIO);
+    s = (struct spec){.applied = 1};
+    sp_write(f->log, m, &s, -PM_EIO);
+    assert_int_equal(log_flushed(f->log), -PM_EIO);
+    /* Reopened: the batch before it is there; the failed one may be. */
+    close_sub(f);
+    open_sub(f, NULL);
+    const struct model *want = log_last_index(f->log) == m->last ? m : &before;
+    check_all(f->log, want);
+    free(before.e);
+}
+
 /* Journal records whose write the disk cuts short go to LMDB instead,
  * with the tail; the journal starts over. */
 static void scen_short_writes(struct fx *f, struct log *log)
@@ -1917,6 +2042,8 @@ int main(void)
         T(a_large_batch_is_one_record_by_default),
         T(a_failed_journal_flush_refuses_writes_until_reopened),
         T(a_journal_write_cut_short_goes_to_lmdb),
+        T(unflushed_writes_read_back_at_once_and_become_durable),
+        T(a_failed_background_flush_fails_the_store),
         T(a_random_run_with_crashes_matches_a_model),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
