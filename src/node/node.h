@@ -127,6 +127,11 @@ struct node_run_options {
                                   * else 8192 */
     uint32_t election_timeout_ms;/* 0: raft default */
     uint32_t heartbeat_ms;       /* 0: raft default */
+    uint32_t bg_flush_min;       /* a leader's batch of at least this many
+                                  * entries is flushed in the background
+                                  * (run.c); 0: $PMESH_BG_FLUSH_MIN if set
+                                  * (tests: 1 puts every leader write
+                                  * there), else 8 */
 };
 
 /* Run the node of HOME in the foreground until SIGTERM/SIGINT, op `stop`,
