@@ -1444,16 +1444,24 @@ static void m_copy(struct model *dst, const struct model *src)
     memcpy(dst->e, src->e, src->cap * sizeof *dst->e);
 }
 
+/* A fresh store NAME, open, holding one acknowledged journal batch (5
+ * entries and a hard state); its model. */
+static struct model *fresh_with_a_batch(struct fx *f, const char *name)
+{
+    fresh(f, name);
+    open_sub(f, NULL);
+    struct spec s = {0};
+    sp_tl(&s, &f->m, 5);
+    sp_hs(&s, 1, 1, 0);
+    sp_write(f->log, &f->m, &s, 0);
+    return &f->m;
+}
+
 static void a_failed_journal_flush_refuses_writes_until_reopened(void **state)
 {
     struct fx *f = *state;
-    fresh(f, "a");
-    open_sub(f, NULL);
-    struct model *m = &f->m;
-    struct spec s = {0};
-    sp_tl(&s, m, 5);
-    sp_hs(&s, 1, 1, 0);
-    sp_write(f->log, m, &s, 0);
+    struct model *m = fresh_with_a_batch(f, "a");
+    struct spec s;
     /* The record is written but its flush fails: -PM_EIO, nothing in
      * memory changes, and every later write is refused (whether the
      * record is durable is unknown) while reads go on. */
@@ -1576,13 +1584,8 @@ static void unflushed_writes_read_back_at_once_and_become_durable(void **state)
 static void a_failed_background_flush_fails_the_store(void **state)
 {
     struct fx *f = *state;
-    fresh(f, "v");
-    open_sub(f, NULL);
-    struct model *m = &f->m;
-    struct spec s = {0};
-    sp_tl(&s, m, 5);
-    sp_hs(&s, 1, 1, 0);
-    sp_write(f->log, m, &s, 0);
+    struct model *m = fresh_with_a_batch(f, "v");
+    struct spec s;
     struct model before = {0};
     m_copy(&before, m);
     /* Accepted (written; the thread's flush fails), and read back; then
