@@ -7,7 +7,9 @@
  * rewriting the last few, as a follower resolving a conflict does) and the
  * hard state; half of the batches also carry an FSM state key with the
  * applied index and now and then a compaction (an LMDB commit), the other
- * half nothing else (a journal record, src/log/journal.c).
+ * half nothing else (a journal record, src/log/journal.c); a third of those
+ * go through log_write_unflushed (the flush on the store's thread, as a
+ * leader's under load), acknowledged once log_flushed() says so.
  * After each log_write() returns 0 it tells the parent what is now
  * acknowledged through a pipe. The parent SIGKILLs it after a random delay,
  * reopens the store and checks:
@@ -123,8 +125,11 @@ static _Noreturn void child(const char *dir, uint64_t seed, int fd, int ack_earl
                         to_lmdb ? new_last : log_applied(log)};
         if (ack_early && write(fd, &a, sizeof a) != sizeof a)
             _exit(3);
-        rc = log_write(log, &b);
-        if (rc != 0) {
+        int bg = !to_lmdb && rng_next(&seed) % 3 == 0;
+        rc = bg ? log_write_unflushed(log, &b) : log_write(log, &b);
+        while (rc == 0 && bg && (rc = log_flushed(log)) == 0)
+            usleep(20);
+        if (rc < 0) {
             fprintf(stderr, "child: log_write: %s\n", pm_strerror(rc));
             _exit(2);
         }
