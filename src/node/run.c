@@ -567,18 +567,13 @@ static int write_pending(struct node *n, int compact, int with_state)
     }
     if (bg_done)
         bg_collect(n, 1);
-    /* A background flush that already failed stops the node, as a failed
-     * write does (nothing is reported persisted). */
-    int flushed = bg ? log_flushed(n->log) : 1;
-    if (flushed < 0) {
-        pm_say(PM_ERROR, "node", "log flush failed: %s; stopping",
-               pm_strerror(flushed));
-        n->fatal = 1;
-        net_loop_stop(n->loop);
-    } else if (stepped && flushed == 0) {
+    if (stepped && bg) {
+        /* Reported persisted once flushed: now if it already is (or went
+         * to LMDB), else when the flushing thread wakes the loop. */
         n->bg_pending = 1;
         n->bg_index = p_index;
         n->bg_term = p_term;
+        bg_collect(n, 0);
     } else if (stepped && !n->fatal) {
         struct raft_event ev = {.type = RAFT_EV_PERSISTED,
                                 .now_ms = node_now()};
@@ -592,8 +587,10 @@ static int write_pending(struct node *n, int compact, int with_state)
 }
 
 /* The background flush (NODE_BG_FLUSH_MIN_ENTRIES) of the leader's last
- * batch: once done, the core hears its entries are persisted. DONE: the
- * caller knows it is (a write since waited for it). */
+ * batch: once done, the core hears its entries are persisted; if it
+ * failed, the node stops as after a failed write (nothing is reported
+ * persisted). DONE: the caller knows it is done (a write since waited for
+ * it). */
 static void bg_collect(struct node *n, int done)
 {
     if (!n->bg_pending)
