@@ -16,11 +16,9 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "base/err.h"
-#include "base/say.h"
 #include "log/log_impl.h"
 
 struct log__flusher {
@@ -119,13 +117,8 @@ static int flush_state(struct log *log, int wait)
         pthread_cond_wait(&f->cv, &f->mu);
     int busy = f->busy, err = f->err;
     pthread_mutex_unlock(&f->mu);
-    if (err) {
-        if (!log->j.failed)
-            pm_say(PM_ERROR, "log", "%s/journal: fdatasync failed: %s; the "
-                   "store must be reopened", log->dir, strerror(err));
-        log->j.failed = 1;
-        return -PM_EIO;
-    }
+    if (err)
+        return log__journal_flush_failed(log, err);
     return busy ? 0 : 1;
 }
 

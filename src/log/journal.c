@@ -215,18 +215,24 @@ int log__journal_append(struct log *log, const struct log_batch *b,
     if (unflushed && log__flush_start(log) == 0) {
         /* The thread flushes it; the next write waits for that. */
     } else if (fdatasync(j->fd) != 0) {
-        /* After a failed flush the kernel may have dropped the pages and
-         * would report the next flush clean: nothing more is written
-         * until the store is reopened (which replays what is durable). */
-        pm_say(PM_ERROR, "log", "%s/journal: fdatasync failed: %s; the store "
-               "must be reopened", log->dir, strerror(errno));
-        j->failed = 1;
-        return -PM_EIO;
+        return log__journal_flush_failed(log, errno);
     }
     j->off += len;
     j->seq++;
     tail_apply(log, b->truncate_from, b->entries, b->n_entries, b->hard_state);
     return 0;
+}
+
+int log__journal_flush_failed(struct log *log, int err)
+{
+    /* After a failed flush the kernel may have dropped the pages and would
+     * report the next flush clean: nothing more is written until the store
+     * is reopened (which replays what is durable). */
+    if (!log->j.failed)
+        pm_say(PM_ERROR, "log", "%s/journal: fdatasync failed: %s; the store "
+               "must be reopened", log->dir, strerror(err));
+    log->j.failed = 1;
+    return -PM_EIO;
 }
 
 void log__journal_committed(struct log *log)

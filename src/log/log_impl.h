@@ -248,10 +248,11 @@ void log__journal_close(struct log *log);
 size_t log__journal_fits(const struct log *log, const struct log_batch *b);
 
 /* Write B (validated by log_write; NEED from log__journal_fits) as one
- * record, flush it (UNFLUSHED: have the flushing thread do it), and apply
- * it to the tail and the cached bounds. On
- * error nothing in memory changed; -PM_ENOSPC leaves the journal usable
- * (the caller commits to LMDB instead, which starts the journal over). */
+ * record, flush it (UNFLUSHED: have the flushing thread do it, whose
+ * failure then shows at the next write or log_flushed), and apply it to
+ * the tail and the cached bounds. On error nothing in memory changed;
+ * -PM_ENOSPC leaves the journal usable (the caller commits to LMDB
+ * instead, which starts the journal over). */
 int log__journal_append(struct log *log, const struct log_batch *b,
                         size_t need, int unflushed);
 
@@ -264,6 +265,10 @@ int log__flush_start(struct log *log);
 int log__flush_wait(struct log *log);
 /* Stop the thread (after the flush it may be doing). */
 void log__flush_stop(struct log *log);
+
+/* A journal flush failed with errno ERR (inline, or on the flushing
+ * thread): the store fails (j->failed, one line said); -PM_EIO. */
+int log__journal_flush_failed(struct log *log, int err);
 
 /* After an LMDB commit that took in the whole tail: start over. */
 void log__journal_committed(struct log *log);
