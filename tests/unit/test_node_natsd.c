@@ -685,6 +685,18 @@ static int mesh_formed(void *ctx)
     return 1;
 }
 
+/* mesh_start, then wait until the mesh has formed: its running servers
+ * ready and, clustered, in one meta group of all of them. */
+static void mesh_up(struct fx *f, struct mesh *ms, int n, int running,
+                    uint32_t js_remove_timeout_ms)
+{
+    mesh_start(f, ms, n, running, js_remove_timeout_ms);
+    struct formed fw = {.ms = ms,
+                        .want_size = n > 1 ? (uint32_t)running : 0};
+    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
+                     0);
+}
+
 /* GET PATH from the monitoring port; the parsed JSON body, or NULL. */
 static cJSON *http_json(uint16_t port, const char *path)
 {
@@ -801,10 +813,7 @@ static void js_remove_peer_shrinks_meta_group(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 3, 3, 0);
-    struct formed fw = {.ms = &ms, .want_size = 3};
-    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
-                     0);
+    mesh_up(f, &ms, 3, 3, 0);
     /* Stop a server that is not the meta leader, so the survivors need no
      * new election (JetStream's own takes seconds; not what is tested). */
     struct natsd_health h;
@@ -874,10 +883,7 @@ static void js_removal_undone_is_redone(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 3, 2, 0);
-    struct formed fw = {.ms = &ms, .want_size = 2};
-    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
-                     0);
+    mesh_up(f, &ms, 3, 2, 0);
     char say[128];
     snprintf(say, sizeof say, "%s/say.log", f->dir);
     assert_int_equal(pm_say_open(say), 0);
@@ -921,10 +927,7 @@ static void stop_during_removal_leaves_no_child(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 1, 1, 0);
-    struct formed fw = {.ms = &ms};
-    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
-                     0);
+    mesh_up(f, &ms, 1, 1, 0);
     /* A lone server has no meta group: the attempt cannot succeed. */
     assert_int_equal(natsd_js_remove_peer(f->d, "b", FSM_NATSCONF_SYS_USER,
                                           ms.pw), 0);
@@ -967,10 +970,7 @@ static void js_remove_gives_up(void **state)
     if (!have_server())
         skip();
     struct mesh ms;
-    mesh_start(f, &ms, 1, 1, 1200);
-    struct formed fw = {.ms = &ms};
-    assert_int_equal(net_loop_run_until(f->loop, mesh_formed, &fw, WAIT_MS),
-                     0);
+    mesh_up(f, &ms, 1, 1, 1200);
     /* Every diagnostic line, to look for the passwords in. */
     char say[128];
     snprintf(say, sizeof say, "%s/say.log", f->dir);
