@@ -295,7 +295,8 @@ static int decode_body(const msgpack_object *body, struct fsm_cmd *c,
  * destructor), instead of the zone that msgpack_unpack_next() makes and
  * frees for every command (two mallocs and two frees per applied entry).
  * The decoded command points into BUF, never into the zone. (src/net's
- * wire.c keeps one of its own the same way: the modules share no code.) */
+ * wire.c keeps one of its own the same way, and says why they are two; a
+ * fix to one is a fix to the other.) */
 static tss_t scratch_key;
 static once_flag scratch_once = ONCE_FLAG_INIT;
 static int scratch_ok;
