@@ -442,10 +442,11 @@ static int decode_reply(const msgpack_object *o, struct wire_body *b)
  * out before the next one is decoded, so one zone per thread, cleared
  * after each use (it keeps its first chunk), serves every frame. It is
  * freed with its thread (a tss destructor): clients may decode on threads
- * of their own. src/fsm/cmd.c keeps its own zone the same way, on purpose:
- * a frame decoded here is still in use while the FSM decodes the commands
- * it carries, so the two cannot share one, and src/base stays free of
- * msgpack. A fix to one is a fix to the other. */
+ * of their own. src/fsm/cmd.c keeps its own zone the same way. One could
+ * serve both (each decode clears it before it returns), but the only
+ * module both use is src/base, which links no msgpack (the fuzz targets
+ * build its sources without it), so there are two; a fix to one is a fix
+ * to the other. */
 static tss_t scratch_key;
 static once_flag scratch_once = ONCE_FLAG_INIT;
 static int scratch_ok;
